@@ -1,0 +1,37 @@
+# `make test` is the one test command (README, .ci/run): it does its own set-up.
+SHELL := /bin/bash
+# /usr/bin/python3 (not a root-only pyenv) so that the real test users can run the venv.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test bench demo venv sysdeps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Java for the real Hadoop client, strace for the no-plaintext-on-disk test.
+sysdeps:
+	@need=""; command -v java >/dev/null || need="$$need default-jre-headless"; \
+	command -v strace >/dev/null || need="$$need strace"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
+	  else echo "make: missing$$need (tests that need them will skip)"; fi; fi
+
+test: venv sysdeps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: venv sysdeps
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+demo: venv
+	$(BIN)/hdfs2s3kit demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache

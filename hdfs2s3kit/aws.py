@@ -1,0 +1,72 @@
+"""boto3 sessions and clients, and AWS errors mapped to our exit codes.
+
+Everything goes through the standard credential chain (AWS_PROFILE, env,
+instance roles) and honours AWS_REGION and AWS_ENDPOINT_URL[_<SERVICE>]:
+botocore reads those itself, so we never take endpoint flags.
+"""
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from . import errors
+
+_USER_AGENT = "hdfs2s3kit/0.1"
+
+
+def base_session(region=None, profile=None):
+    """A session from the standard chain; region from the argument, else AWS_REGION/profile."""
+    return boto3.session.Session(profile_name=profile, region_name=region or None)
+
+
+def client(session, service, *, max_pool=10, retries=5, region=None, **kw):
+    cfg = botocore.config.Config(
+        user_agent_extra=_USER_AGENT,
+        max_pool_connections=max_pool,
+        retries={"max_attempts": retries, "mode": "standard"},
+        **kw,
+    )
+    return session.client(service, config=cfg, region_name=region or session.region_name)
+
+
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId",
+           "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException", "AuthFailure",
+           "UnrecognizedClientException", "AuthorizationError", "403"}
+_TEMP = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable",
+         "InternalError", "RequestTimeout", "TooManyRequestsException", "500", "502", "503", "504"}
+_MISSING = {"NoSuchBucket", "NoSuchKey", "ParameterNotFound", "NotFound", "404", "NoSuchUpload"}
+
+
+def error_code(exc):
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return exc.response.get("Error", {}).get("Code", "") or str(
+            exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    return ""
+
+
+def as_kit_error(exc, what):
+    """Turn a botocore/boto3 exception into a KitError with a one-line message.
+
+    `what` names the action and resource, e.g. "PutObject s3://b/k".
+    """
+    if isinstance(exc, errors.KitError):
+        return exc
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return errors.ConfigError(f"{what}: no AWS credentials found (standard chain: env, AWS_PROFILE, instance role)")
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError,
+                        botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
+        return errors.UnavailableError(f"{what}: cannot reach the service ({type(exc).__name__})")
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = error_code(exc)
+        msg = exc.response.get("Error", {}).get("Message", "") or code
+        text = f"{what}: {code}: {msg}".replace("\n", " ")
+        if code in _DENIED:
+            return errors.PermissionDeniedError(text)
+        if code in _TEMP:
+            return errors.TempFailError(text)
+        if code in _MISSING:
+            return errors.NoInputError(text)
+        return errors.KitError(text, code=errors.UNAVAILABLE, status="aws_error")
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return errors.UnavailableError(f"{what}: {exc}".replace("\n", " "))
+    return errors.KitError(f"{what}: {type(exc).__name__}: {exc}".replace("\n", " "))

@@ -1,0 +1,5 @@
+"""PLACEHOLDER: replaced by the issue that owns this sub-command."""
+
+
+def register(app):
+    pass

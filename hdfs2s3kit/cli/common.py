@@ -1,0 +1,68 @@
+"""What every command shares: one-line errors, exit codes, signal handling.
+
+Commands are thin Typer wrappers; library code raises KitError and never
+calls sys.exit, so `transfer` and the mapper can reuse it in-process.
+"""
+
+import json
+import os
+import signal
+import sys
+
+from .. import errors
+
+
+def _raise_interrupted(signum, _frame):
+    raise errors.Interrupted(signum)
+
+
+def install_signal_handlers():
+    """SIGINT/SIGTERM become an exception in the main thread, so `finally`
+    blocks (multipart abort, pipe clean-up) run before we exit 130/143."""
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+
+
+def die(prog, err):
+    """Print one line naming what failed; return the exit code."""
+    msg = err.message if isinstance(err, errors.KitError) else str(err)
+    print(f"{prog}: {msg}", file=sys.stderr, flush=True)
+    return err.code if isinstance(err, errors.KitError) else 1
+
+
+def run(prog, fn, *args, **kwargs):
+    """Call fn; map KitError/BrokenPipe/signals to an exit code; never a traceback
+    for expected failures."""
+    install_signal_handlers()
+    try:
+        rc = fn(*args, **kwargs)
+    except errors.KitError as e:
+        rc = die(prog, e)
+    except BrokenPipeError:
+        # Downstream closed our stdout: stop quietly, point stdout at /dev/null so
+        # the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        rc = die(prog, errors.KitIOError("stdout closed by the reader (broken pipe)"))
+    except KeyboardInterrupt:
+        rc = errors.SIGINT_EXIT
+    sys.stdout.flush() if not sys.stdout.closed else None
+    return rc or 0
+
+
+def emit_json(record, stream=None):
+    """One JSON line: the machine-readable form of every record we print."""
+    stream = stream or sys.stdout
+    stream.write(json.dumps(record, sort_keys=False, separators=(",", ":"), default=str) + "\n")
+    stream.flush()
+
+
+def log(prog, message):
+    print(f"{prog}: {message}", file=sys.stderr, flush=True)
+
+
+def stderr_is_tty():
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False

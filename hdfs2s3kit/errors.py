@@ -1,0 +1,93 @@
+"""Exit codes (sysexits) and the one exception type every layer raises.
+
+A command turns a KitError into one line on stderr and its exit code; library
+callers (transfer, the mapper) catch it per file and record `status`/`code`.
+"""
+
+OK = 0
+USAGE = 2
+DATAERR = 65      # bad or tampered data, checksum mismatch
+NOINPUT = 66      # missing input file / key file / source path
+NOUSER = 67       # unknown user
+UNAVAILABLE = 69  # a service or required program is unavailable
+CANTCREAT = 73    # object exists (no clobber)
+IOERR = 74        # I/O error: short read, failing reader
+TEMPFAIL = 75     # temporary failure: throttling, outage (retry later)
+NOPERM = 77       # permission denied (authz or IAM)
+CONFIG = 78       # configuration error
+SIGINT_EXIT = 130
+SIGTERM_EXIT = 143
+
+
+class KitError(Exception):
+    """An error with an exit code and a one-line message safe to print.
+
+    `status` is the short machine-readable word used in status records
+    (e.g. "checksum_mismatch", "exists", "denied"); `record` may carry a
+    partially filled status record for the caller to emit.
+    """
+
+    code = 1
+    status = "failed"
+
+    def __init__(self, message, *, code=None, status=None, record=None):
+        super().__init__(message)
+        self.message = str(message).splitlines()[0] if str(message) else ""
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.record = record
+
+
+class UsageError(KitError):
+    code, status = USAGE, "usage"
+
+
+class DataError(KitError):
+    code, status = DATAERR, "bad_data"
+
+
+class NoInputError(KitError):
+    code, status = NOINPUT, "no_input"
+
+
+class NoUserError(KitError):
+    code, status = NOUSER, "unknown_user"
+
+
+class UnavailableError(KitError):
+    code, status = UNAVAILABLE, "unavailable"
+
+
+class ExistsError(KitError):
+    code, status = CANTCREAT, "exists"
+
+
+class KitIOError(KitError):
+    code, status = IOERR, "io_error"
+
+
+class TempFailError(KitError):
+    code, status = TEMPFAIL, "temporary_failure"
+
+
+class PermissionDeniedError(KitError):
+    code, status = NOPERM, "denied"
+
+
+class ConfigError(KitError):
+    code, status = CONFIG, "config_error"
+
+
+class Interrupted(KitError):
+    """Raised in the main thread by our SIGINT/SIGTERM handler."""
+
+    status = "interrupted"
+
+    def __init__(self, signum):
+        import signal
+
+        code = SIGINT_EXIT if signum == signal.SIGINT else SIGTERM_EXIT
+        super().__init__(f"interrupted by {signal.Signals(signum).name}", code=code)
+        self.signum = signum

@@ -1,0 +1,50 @@
+"""Status records (docs/STATUS.md): one JSON object per transfer attempt.
+
+Producers: s3-put-sts, transfer, the mapper. Consumers: notify, the mapper's
+manifest, people with jq. Field names are the schema; keep them stable.
+"""
+
+import datetime
+import time
+
+SCHEMA = 1
+OK_STATUSES = {"ok", "skipped"}
+
+FIELDS = (
+    "schema", "tool", "status", "exit_code", "error",
+    "src", "bucket", "key", "version_id", "etag", "bytes", "parts", "part_sizes",
+    "checksum_algorithm", "checksum", "xxh3_128", "key_id",
+    "role_arn", "session_name", "user", "host",
+    "started", "finished", "duration_s", "mib_s",
+)
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_record(tool, **fields):
+    rec = {f: None for f in FIELDS}
+    rec.update(schema=SCHEMA, tool=tool, status="started", exit_code=None, started=now_iso())
+    rec["_t0"] = time.monotonic()
+    rec.update(fields)
+    return rec
+
+
+def finish(rec, status, exit_code=0, error=None):
+    """Stamp the end of an attempt; drops the private monotonic start."""
+    t0 = rec.pop("_t0", None)
+    rec["status"] = status
+    rec["exit_code"] = exit_code
+    rec["error"] = error
+    rec["finished"] = now_iso()
+    if t0 is not None:
+        dur = max(time.monotonic() - t0, 1e-9)
+        rec["duration_s"] = round(dur, 3)
+        if rec.get("bytes") is not None:
+            rec["mib_s"] = round(rec["bytes"] / dur / 1048576, 2)
+    return rec
+
+
+def is_failure(rec):
+    return rec.get("status") not in OK_STATUSES
