@@ -70,3 +70,36 @@ def as_kit_error(exc, what):
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return errors.UnavailableError(f"{what}: {exc}".replace("\n", " "))
     return errors.KitError(f"{what}: {type(exc).__name__}: {exc}".replace("\n", " "))
+
+
+def s3_client(session, *, concurrency=8, region=None):
+    """An S3 client for bulk transfer, shared by all part threads (clients are thread-safe).
+
+    We compute the additional checksum ourselves (once, in the part thread) and
+    send it as a header, so botocore must not hash bodies again: no automatic
+    request checksum and no SHA-256 payload signature (the signed checksum header
+    protects the body instead; over https botocore already skips body signing
+    when a checksum header is present, this makes http behave the same).
+    """
+    return client(
+        session, "s3", max_pool=concurrency + 2, region=region,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"payload_signing_enabled": False},
+    )
+
+
+def s3_url(bucket, key=""):
+    return f"s3://{bucket}/{key}"
+
+
+def parse_s3_url(url, *, need_key=True):
+    """'s3://bucket/key' -> (bucket, key). Refuses anything else with a UsageError."""
+    if not isinstance(url, str) or not url.startswith("s3://"):
+        raise errors.UsageError(f"not an s3:// URL: {url!r}")
+    bucket, _, key = url[5:].partition("/")
+    if not bucket:
+        raise errors.UsageError(f"no bucket in {url!r}")
+    if need_key and not key:
+        raise errors.UsageError(f"no object key in {url!r} (expected s3://BUCKET/KEY)")
+    return bucket, key

@@ -3,24 +3,29 @@
 `/hdfs2s3/prod/bucket`, `/hdfs2s3/prod/role_arn`, ... are read once per
 process with GetParametersByPath (recursive, decrypted, paged) and cached.
 Key material lives under PREFIX/keys/ and is never kept in the config.
+docs/CONFIG.md documents every key; config.env.example is the template.
 """
 
 import os
+import re
 
 from . import aws, errors
 
 ENV_VAR = "HDFS2S3_CONFIG"
 
-# name -> (required-for-what, description); the documented set of keys.
+# name -> description; the documented set of keys (docs/CONFIG.md).
 KNOWN_KEYS = {
     "bucket": "destination bucket",
     "prefix": "key prefix inside the bucket (may be empty)",
     "role_arn": "IAM role assumed through STS for S3 access",
+    "role_external_id": "ExternalId the role's trust policy demands (secret; empty: none)",
     "region": "AWS region of the bucket and services",
     "sns_topic_arn": "SNS topic for notifications",
     "cloudwatch_namespace": "CloudWatch metrics namespace",
+    "pipeline": "name of this pipeline: the CloudWatch Pipeline dimension and the SNS subject tag",
+    "notify_on": "default `notify --on` mode: default, failure, always or summary",
     "fernet_key_param": "SSM parameter holding the Fernet master key (default PREFIX/keys/fernet)",
-    "fernet_key_version": "active version of that parameter (the encrypting key)",
+    "fernet_key_version": "active version of that parameter (the encrypting key); set by `keys create/rotate`",
     "authz_policy": "group (default) or posix",
     "allowed_groups": "comma-separated groups that may grant access (empty: any)",
     "part_size": "multipart part size in bytes (empty: automatic)",
@@ -28,13 +33,37 @@ KNOWN_KEYS = {
 }
 KEYS_SUBPATH = "keys"
 
+# What a working setup cannot do without; `config show/check` name them, exit 78.
+REQUIRED = ("bucket", "region", "role_arn", "sns_topic_arn", "fernet_key_version")
+# Set by `keys create/rotate`, not by a pushed template.
+MANAGED = ("fernet_key_version",)
+# Stored as SecureString and masked wherever printed; names ending in these suffixes too.
+SECRET_KEYS = frozenset({"role_external_id"})
+SECRET_SUFFIXES = ("_secret", "_password", "_token")
+DEFAULTS = {
+    "prefix": "",
+    "cloudwatch_namespace": "hdfs2s3kit",
+    "notify_on": "default",
+    "authz_policy": "group",
+}
+NOTIFY_MODES = ("default", "failure", "always", "summary")
+MASK = "****"
+
 _cache = {}
+# SSM parameter names: letters, digits and .-_ in slash-separated parts.
+_PREFIX_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
+
+
+def is_secret(name):
+    return name in SECRET_KEYS or name.endswith(SECRET_SUFFIXES)
 
 
 class Config:
-    def __init__(self, prefix, values):
+    def __init__(self, prefix, values, secure=()):
         self.prefix = prefix
         self._values = dict(values)
+        # names that SSM holds as SecureString: masked like the documented secrets
+        self.secure = frozenset(secure)
 
     def __contains__(self, name):
         return name in self._values
@@ -48,6 +77,15 @@ class Config:
     def get(self, name, default=None):
         v = self._values.get(name)
         return default if v in (None, "") else v
+
+    def value(self, name):
+        """The value, else its documented default (DEFAULTS, or derived for
+        `pipeline` and `fernet_key_param`), else None."""
+        if name == "fernet_key_param":
+            return self.key_param()
+        if name == "pipeline":
+            return self.get("pipeline") or (self.prefix.rsplit("/", 1)[-1] if self.prefix else None)
+        return self.get(name, DEFAULTS.get(name))
 
     def int(self, name, default=None):
         v = self.get(name)
@@ -65,8 +103,19 @@ class Config:
     def where(self, name):
         return f"{self.prefix}/{name}" if self.prefix else name
 
+    def is_secret(self, name):
+        return name in self.secure or is_secret(name)
+
+    def masked(self, name):
+        """The value safe to print: secrets replaced by a fixed mask."""
+        v = self.get(name)
+        return MASK if v is not None and self.is_secret(name) else v
+
+    def missing(self, names=REQUIRED):
+        return [n for n in names if self.get(n) is None]
+
     def require(self, *names):
-        missing = [n for n in names if self.get(n) is None]
+        missing = self.missing(names)
         if missing:
             if not self.prefix:
                 raise errors.ConfigError(
@@ -85,11 +134,15 @@ def resolve_prefix(prefix=None):
     if p is None:
         return None
     p = "/" + p.strip("/")
+    if not _PREFIX_RE.match(p) or p.lower().startswith(("/aws", "/ssm")):
+        raise errors.ConfigError(
+            f"config prefix {p!r} is not a valid SSM path (letters, digits, . - _ between slashes; "
+            "not under /aws or /ssm)")
     return p
 
 
-def fetch_parameters(ssm, prefix):
-    """All parameters under prefix as {relative name: value}, following NextToken."""
+def fetch_parameter_types(ssm, prefix):
+    """All parameters under prefix as {relative name: (value, SSM type)}, following NextToken."""
     out = {}
     keys_root = f"{prefix}/{KEYS_SUBPATH}/"
     kwargs = {"Path": prefix, "Recursive": True, "WithDecryption": True, "MaxResults": 10}
@@ -98,15 +151,23 @@ def fetch_parameters(ssm, prefix):
         for p in page.get("Parameters", []):
             if p["Name"].startswith(keys_root):
                 continue  # key material is fetched by the keyring, by version, never cached here
-            out[p["Name"][len(prefix) + 1 :]] = p["Value"]
+            out[p["Name"][len(prefix) + 1 :]] = (p["Value"], p.get("Type", "String"))
         token = page.get("NextToken")
         if not token:
             return out
         kwargs["NextToken"] = token
 
 
-def load_config(prefix=None, session=None, *, refresh=False):
-    """The config for PREFIX (or $HDFS2S3_CONFIG); an empty Config when neither is set."""
+def fetch_parameters(ssm, prefix):
+    """All parameters under prefix as {relative name: value}, following NextToken."""
+    return {k: v for k, (v, _t) in fetch_parameter_types(ssm, prefix).items()}
+
+
+def load_config(prefix=None, session=None, *, refresh=False, allow_empty=False):
+    """The config for PREFIX (or $HDFS2S3_CONFIG); an empty Config when neither is set.
+
+    An existing prefix with no parameters is a ConfigError unless allow_empty
+    (`config push` and `keys create` start from nothing)."""
     prefix = resolve_prefix(prefix)
     if prefix is None:
         return Config(None, {})
@@ -115,14 +176,21 @@ def load_config(prefix=None, session=None, *, refresh=False):
     session = session or aws.base_session()
     ssm = aws.client(session, "ssm")
     try:
-        values = fetch_parameters(ssm, prefix)
+        typed = fetch_parameter_types(ssm, prefix)
     except Exception as e:  # noqa: BLE001 - mapped to a one-line KitError
         err = aws.as_kit_error(e, f"reading config {prefix} from SSM")
         if err.code == errors.UNAVAILABLE and "cannot reach" not in err.message:
             err = errors.ConfigError(err.message)
         raise err from None
-    if not values:
+    if not typed and not allow_empty:
         raise errors.ConfigError(f"config {prefix}: no parameters found in SSM under that prefix")
-    cfg = Config(prefix, values)
-    _cache[prefix] = cfg
+    cfg = Config(prefix, {k: v for k, (v, _t) in typed.items()},
+                 secure={k for k, (_v, t) in typed.items() if t == "SecureString"})
+    if typed:
+        _cache[prefix] = cfg
     return cfg
+
+
+def clear_cache():
+    """Forget every cached config (after this process changed SSM itself)."""
+    _cache.clear()

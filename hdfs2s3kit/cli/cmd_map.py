@@ -1,5 +1,65 @@
-"""PLACEHOLDER: replaced by the issue that owns this sub-command."""
+"""`hdfs2s3kit map`: the Hadoop Streaming mapper (stdin listing -> TSV on stdout)."""
+
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from . import common
+
+
+def _run(input, run_id, dest, manifests, no_manifest, force, heartbeat, batch, **kw):
+    from .. import manifest, mapper, transfer
+
+    run_id = manifest.check_run_id(run_id or os.environ.get("HDFS2S3_RUN_ID") or
+                                   os.environ.get("mapreduce_job_id") or manifest.new_run_id())
+    dest_root = manifest.parse_s3_url(dest) if dest else None
+    reporter = mapper.Reporter()
+    with transfer.Transfer(tool="map", progress=False, **kw) as t:
+        writer = None
+        if not no_manifest:
+            bucket, prefix = manifest.manifest_root(t.config, manifests)
+            task_id, attempt_id = mapper.task_identity()
+            writer = manifest.ManifestWriter(t.setup.s3, bucket, prefix, run_id, task_id, attempt_id)
+            reporter.log(f"run {run_id}, attempt {attempt_id}: manifest s3://{bucket}/"
+                         f"{manifest.run_prefix(prefix, run_id)}")
+        m = mapper.Mapper(t, reporter=reporter, manifest=writer, force=force, heartbeat_s=heartbeat,
+                          batch=batch, dest_root=dest_root)
+        if input and input != "-":
+            try:
+                with open(input, encoding="utf-8", errors="surrogateescape") as f:
+                    return m.run(f)
+            except OSError as e:
+                raise manifest.errors.NoInputError(f"{input}: {e.strerror}") from None
+        return m.run(sys.stdin)
 
 
 def register(app):
-    pass
+    @app.command("map")
+    def map_cmd(
+        input: Optional[str] = typer.Option(None, "--input", "-i", help="Listing file (default: stdin)."),
+        run_id: Optional[str] = typer.Option(None, "--run-id", help="Run ID (default $HDFS2S3_RUN_ID, the Hadoop job ID, or new)."),
+        dest: Optional[str] = typer.Option(None, "--dest", help="s3://BUCKET/PREFIX root for lines without DEST."),
+        manifests: Optional[str] = typer.Option(None, "--manifests", help="s3://BUCKET/PREFIX holding _manifests/ (default: config)."),
+        no_manifest: bool = typer.Option(False, "--no-manifest", help="Write no run manifest (not for jobs)."),
+        force: bool = typer.Option(False, "--force", help="Send again even if DEST holds the same source version."),
+        heartbeat: float = typer.Option(30.0, "--heartbeat", help="Seconds between reporter:status lines."),
+        batch: int = typer.Option(500, "--batch", help="Lines read ahead and authorized together."),
+        config: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (default $HDFS2S3_CONFIG)."),
+        key_file: Optional[str] = typer.Option(None, "--key-file", help="Offline Fernet key file instead of SSM."),
+        role_arn: Optional[str] = typer.Option(None, "--role-arn", help="Role to assume (default: config role_arn)."),
+        assume_role: bool = typer.Option(True, "--assume-role/--no-assume-role", help="Use STS AssumeRole."),
+        metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="CloudWatch metrics."),
+        notify: Optional[str] = typer.Option(None, "--notify", help="default|failure|always|summary|none."),
+    ):
+        """Hadoop Streaming mapper: lines SRC, SRC<TAB>DEST or OFFSET<TAB>SRC on stdin.
+
+        One TSV line per file on stdout: status, src, dest, bytes, xxh3-128, seconds, message.
+        reporter:counter / reporter:status lines on stderr; a run manifest under
+        s3://BUCKET/PREFIX/_manifests/RUN_ID/. Exits with the first failed file's code (so Hadoop
+        retries the task; the retry skips files already done)."""
+        rc = common.run("hdfs2s3kit map", _run, input, run_id, dest, manifests, no_manifest, force, heartbeat,
+                        batch, config_prefix=config, key_file=key_file, role_arn=role_arn,
+                        assume_role=assume_role, metrics=metrics, notify=notify)
+        raise typer.Exit(rc)

@@ -1,0 +1,97 @@
+"""`authz-check [PATH...]`: may this user move these files? A check, or a filter over stdin."""
+
+import os
+import sys
+from typing import List, Optional
+
+import typer
+
+from .. import authz, errors, hdfs, identity
+from . import common
+
+PROG = "authz-check"
+BATCH = 5000  # paths per `hadoop fs -stat` launch in filter mode
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+def _read_paths(stream, sep):
+    buf = b""
+    while chunk := stream.read(1 << 16):
+        buf += chunk
+        *items, buf = buf.split(sep)
+        yield from items
+    if buf:
+        yield buf
+
+
+def _batches(items, n):
+    batch = []
+    for raw in items:
+        p = raw.decode(errors="surrogateescape").rstrip("\r") if raw else ""
+        if p:
+            batch.append(p)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _report(d, audit):
+    if not d.allowed:
+        common.log(PROG, f"denied {d.path}: {d.reason}" if d.code == errors.NOPERM and d.stat else d.reason)
+    if audit:
+        common.emit_json(d.audit_record(), sys.stderr)
+
+
+def _check(paths, user, policy, config_prefix, audit, null):
+    if paths:
+        for p in paths:
+            hdfs.check_path(p)  # argument mode: a suspicious path is a usage error before any work
+    if user is not None and os.geteuid() != 0 and user != identity.effective_user():
+        raise errors.PermissionDeniedError("only root may check on behalf of another user (--user)")
+    ident = identity.lookup(user)
+    cfg = None
+    if config_prefix or os.environ.get("HDFS2S3_CONFIG"):
+        from .. import config  # imports boto3: only when a config is asked for
+
+        cfg = config.load_config(config_prefix)
+    policy, allowed_groups = authz.policy_from_config(cfg, policy)
+    sep = b"\0" if null else b"\n"
+    batches = [paths] if paths else _batches(_read_paths(sys.stdin.buffer, sep), BATCH)
+    codes = []
+    for batch in batches:
+        for d in authz.check_paths(batch, ident, policy=policy, allowed_groups=allowed_groups):
+            _report(d, audit)
+            if not paths and d.allowed:
+                sys.stdout.buffer.write(d.path.encode(errors="surrogateescape") + sep)
+            codes.append(d.code)
+        sys.stdout.buffer.flush()
+    return authz.exit_code(codes)
+
+
+@app.command(help="Check that a user may move files, by the file's HDFS group (or POSIX bits).\n\n"
+             "With PATHs: exit 0 if all are allowed, 77 if any is denied. Without: a filter reading paths "
+             "from stdin (one per line, or NUL-separated with -0), writing the allowed ones to stdout. "
+             "Denials go to stderr. Exit 66 if a path is missing and nothing else failed; 67 unknown user; "
+             "69 Hadoop client missing ($HADOOP_CMD, default `hadoop`); 2 for a path starting with '-' "
+             "(the whole run with PATHs, per path in filter mode).")
+def check(
+    paths: Optional[List[str]] = typer.Argument(None, help="bare /path, hdfs://, viewfs:// or file:// paths"),
+    user: Optional[str] = typer.Option(None, "--user", help="check for this user (root only; default: you)"),
+    policy: Optional[str] = typer.Option(None, "--policy",
+                                         help="group | posix (default: config authz_policy, else group)"),
+    config_prefix: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)"),
+    audit: bool = typer.Option(False, "--audit", help="one JSON line per decision on stderr"),
+    null: bool = typer.Option(False, "-0", "--null", help="stdin/stdout paths are NUL-separated"),
+):
+    raise typer.Exit(common.run(PROG, _check, paths or [], user, policy, config_prefix, audit, null))
+
+
+def main():
+    app(prog_name=PROG)
+
+
+if __name__ == "__main__":
+    main()

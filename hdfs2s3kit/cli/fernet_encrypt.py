@@ -1,0 +1,63 @@
+"""`fernet-encrypt`: stdin -> stdout as a streaming Fernet stream (docs/FORMAT.md)."""
+
+import os
+import re
+import sys
+from typing import Optional
+
+import typer
+
+from .. import errors, fastio, keyring, streamfmt
+from .common import emit_json, run
+
+PROG = "fernet-encrypt"
+_UNITS = {"": 1, "k": 1024, "m": 1024**2}
+
+
+def parse_size(text):
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)(?:i?[bB])?\s*", text or "")
+    if not m:
+        raise errors.UsageError(f"--frame-size: not a size: {text!r} (e.g. 1048576, 256K, 1M)")
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def _encrypt(key_file, config, frame_size, threads, summary):
+    size = parse_size(frame_size)
+    try:
+        streamfmt.framing.check_frame_size(size)
+    except ValueError as e:
+        raise errors.UsageError(f"--frame-size: {e}") from None
+    if os.isatty(1):
+        raise errors.UsageError("refusing to write ciphertext to a terminal (redirect stdout)")
+    key_id, key = keyring.load_keyring(key_file=key_file, config=config).active()
+    src, dst = fastio.std_streams()
+    result = streamfmt.encrypt_stream(src, dst, key_id, key, frame_size=size, threads=threads)
+    if summary:
+        emit_json(dict(tool=PROG, **result), sys.stderr)
+    return 0
+
+
+def command(
+    key_file: Optional[str] = typer.Option(None, "--key-file", help="File holding one urlsafe-base64 Fernet key "
+                                           "(offline keys; key ID = its fingerprint)."),
+    config: Optional[str] = typer.Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
+                                         help="SSM config prefix; the active key is PREFIX's fernet key version."),
+    frame_size: str = typer.Option("1M", "--frame-size", help="Plaintext bytes per frame (1..64M)."),
+    threads: int = typer.Option(streamfmt.default_threads(), "--threads", min=1, max=streamfmt.MAX_THREADS,
+                                help="Frames sealed in parallel (output stays in order)."),
+    summary: bool = typer.Option(False, "--summary", help="Print one JSON line on stderr: key ID, bytes in/out, "
+                                 "frames, xxh3-128 of the plaintext."),
+):
+    """Encrypt stdin to stdout as a stream of Fernet frames (constant memory).
+
+    Every truncation, reordering or tampering is detected by fernet-decrypt.
+    Exit codes: 0 ok, 2 usage, 66 key file missing, 78 no key config, 74 I/O error."""
+    raise typer.Exit(run(PROG, _encrypt, key_file, config, frame_size, threads, summary))
+
+
+def main():
+    typer.run(command)
+
+
+if __name__ == "__main__":
+    main()

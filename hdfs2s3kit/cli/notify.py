@@ -1,0 +1,94 @@
+"""`notify`: pass status records through, publish them to SNS and CloudWatch."""
+
+import sys
+from typing import Optional
+
+import typer
+
+from .. import aws, config, errors, metrics, notifications
+from . import common
+
+PROG = "notify"
+HELP = """Read JSON status records (docs/STATUS.md) on stdin and pass them to stdout unchanged,
+while publishing SNS notifications and CloudWatch metrics (Transfers, Successes, Failures,
+Bytes, Duration, Throughput; dimensions Pipeline and Bucket).
+
+\b
+Exit status:
+  0     every record ok or skipped
+  N     the exit_code of the first failing record (1 if it has none)
+  65    a malformed line, a partial last line, or no record at all (upstream crashed)
+  74    stdout was closed by the reader (records were still read and reported)
+  78    notifications misconfigured (no topic, bad namespace, unreadable config)
+  75    with --strict only: SNS or CloudWatch could not be reached
+  130/143  interrupted (a failure is still published)
+A record failure wins over the later codes. An SNS/CloudWatch outage only warns on stderr
+unless --strict: records always pass through."""
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command(help=HELP)
+def cli(
+    cfg_prefix: Optional[str] = typer.Option(None, "--config", envvar=config.ENV_VAR, metavar="PREFIX",
+                                             help="SSM config prefix (sns_topic_arn, cloudwatch_namespace, ...)."),
+    topic_arn: Optional[str] = typer.Option(None, "--topic-arn", help="SNS topic (default: the config's)."),
+    on: Optional[str] = typer.Option(None, "--on", metavar="MODE",
+                                     help="default (each failure + summary), failure, always or summary."),
+    pipeline: Optional[str] = typer.Option(None, "--pipeline", help="Pipeline dimension/tag (default: config)."),
+    no_metrics: bool = typer.Option(False, "--no-metrics", help="Do not send CloudWatch metrics."),
+    no_sns: bool = typer.Option(False, "--no-sns", help="Do not publish to SNS."),
+    max_each: int = typer.Option(50, "--max-each", min=0,
+                                 help="Per-record messages before the rest only go in the summary (0: no limit)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 75 if SNS or CloudWatch could not be reached."),
+):
+    raise typer.Exit(common.run(PROG, _notify, cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns,
+                                max_each, strict))
+
+
+def _notify(cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns, max_each, strict):
+    misconfigured, outage = False, False
+    try:
+        cfg = config.load_config(cfg_prefix)
+    except errors.KitError as e:  # status output must still flow: warn, report at the end
+        common.log(PROG, f"warning: {e.message} (records still pass through)")
+        outage = e.code in (errors.UNAVAILABLE, errors.TEMPFAIL)
+        misconfigured = not outage
+        cfg = config.Config(None, {})
+    mode = on or cfg.value("notify_on")
+    if mode not in notifications.MODES:
+        raise errors.UsageError(f"--on must be one of {', '.join(notifications.MODES)}, not {mode!r}")
+    pipeline = pipeline or cfg.value("pipeline")
+    session = aws.base_session(region=cfg.get("region"))
+    sinks = []
+    if not no_sns:
+        notifier = notifications.Notifier(session, topic_arn or cfg.get("sns_topic_arn"), mode, prog=PROG,
+                                          pipeline=pipeline, max_each=max_each)
+        misconfigured |= bool(notifier.problem)
+        sinks.append(notifier)
+    if not no_metrics:
+        dims = {"Pipeline": pipeline, "Bucket": cfg.get("bucket")}
+        m = metrics.Metrics(session, cfg.value("cloudwatch_namespace"), dims, prog=PROG)
+        misconfigured |= bool(m.problem)
+        sinks.append(m)
+    res = notifications.relay(sys.stdin.buffer, sys.stdout.buffer, sinks, prog=PROG)
+    for sink in sinks:
+        sink.finish("; ".join(res.problems)[:500] or None)
+    outage |= any(s.failed for s in sinks)
+    if res.interrupted:
+        return res.interrupted.code
+    if res.first_code:
+        return res.first_code
+    if res.stdout_closed:
+        return errors.IOERR
+    if misconfigured:
+        return errors.CONFIG
+    return errors.TEMPFAIL if strict and outage else 0
+
+
+def main():
+    app(prog_name=PROG)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""`s3-get-sts s3://BUCKET/KEY`: an object to stdout, fetched in parallel, checksum checked at the end."""
+
+import getpass
+import socket
+import sys
+from typing import Optional
+
+import typer
+
+from .. import aws, errors, s3get, s3put, status, sts
+from . import common
+
+PROG = "s3-get-sts"
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command(help="Stream s3://BUCKET/KEY to stdout (concurrent ranged GETs, in order). A non-zero exit "
+                  "means the bytes written cannot be trusted (e.g. 65: checksum mismatch).")
+def cli(
+    url: str = typer.Argument(..., metavar="s3://BUCKET/KEY"),
+    role_arn: Optional[str] = typer.Option(None, help="Role to assume (default: role_arn from the config)."),
+    assume_role: bool = typer.Option(True, "--assume-role/--no-assume-role",
+                                     help="--no-assume-role: use the standard credential chain as is."),
+    config: Optional[str] = typer.Option(None, metavar="PREFIX", help="SSM config prefix [env HDFS2S3_CONFIG]."),
+    session_duration: int = typer.Option(3600, help="STS session seconds (refreshed before expiry)."),
+    version_id: Optional[str] = typer.Option(None, help="Object version to read."),
+    chunk_size: Optional[str] = typer.Option(None, help="Range size (default 8MiB)."),
+    concurrency: Optional[int] = typer.Option(None, min=1, max=64, help="Ranges in flight (default 4)."),
+    summary: bool = typer.Option(False, "--summary", help="Print one JSON status record on stderr."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
+):
+    raise typer.Exit(common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, version_id,
+                                chunk_size, concurrency, summary, progress))
+
+
+def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, concurrency, summary, progress):
+    rec = status.new_record(PROG, user=getpass.getuser(), host=socket.gethostname())
+    try:
+        bucket, key = aws.parse_s3_url(url)
+        rec.update(bucket=bucket, key=key)
+        chunk = s3put.parse_size(chunk_size, "--chunk-size")
+        if sys.stdout.isatty():
+            raise errors.UsageError("stdout is a terminal: redirect or pipe the object's bytes")
+        session, role, name, cfg = sts.session_for(role_arn=role_arn, assume_role=assume_role,
+                                                   config_prefix=config, duration=duration)
+        rec.update(role_arn=role, session_name=name)
+        conc = concurrency or (cfg.int("concurrency") if cfg is not None else None) or s3get.DEFAULT_CONCURRENCY
+        s3 = aws.s3_client(session, concurrency=conc)
+        out = open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
+        s3put.enlarge_pipe(out.fileno())
+        s3get.download(s3, bucket, key, _Writer(out), concurrency=conc, chunk_size=chunk, version_id=version_id,
+                       progress=common.stderr_is_tty() if progress is None else progress, record=rec)
+    except BaseException as e:
+        err = e if isinstance(e, errors.KitError) else s3put.as_failure(e, url, "downloading")
+        if err.record is None:
+            status.finish(rec, err.status, err.code, err.message)
+            err.record = rec
+        if summary:
+            common.emit_json(err.record, sys.stderr)
+        raise err from None
+    if summary:
+        common.emit_json(rec, sys.stderr)
+    return 0
+
+
+class _Writer:
+    """write() that loops over short writes of the raw (unbuffered) stdout."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def write(self, mv):
+        mv = memoryview(mv)
+        while len(mv):
+            n = self.raw.write(mv)
+            mv = mv[n:]
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

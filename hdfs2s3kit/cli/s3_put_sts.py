@@ -1,0 +1,79 @@
+"""`s3-put-sts s3://BUCKET/KEY`: stdin to S3 with temporary credentials, completed only when whole."""
+
+import getpass
+import socket
+import sys
+from typing import List, Optional
+
+import typer
+
+from .. import aws, errors, s3put, status, sts
+from . import common
+
+PROG = "s3-put-sts"
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command(help="Upload stdin to s3://BUCKET/KEY as one object, or nothing at all. "
+                  "Prints one JSON status record on stdout (docs/STATUS.md).")
+def cli(
+    url: str = typer.Argument(..., metavar="s3://BUCKET/KEY"),
+    role_arn: Optional[str] = typer.Option(None, help="Role to assume (default: role_arn from the config)."),
+    assume_role: bool = typer.Option(True, "--assume-role/--no-assume-role",
+                                     help="--no-assume-role: use the standard credential chain as is."),
+    config: Optional[str] = typer.Option(None, metavar="PREFIX", help="SSM config prefix [env HDFS2S3_CONFIG]."),
+    session_duration: int = typer.Option(3600, help="STS session seconds (refreshed before expiry)."),
+    expected_size: Optional[str] = typer.Option(None, help="Exact input size (e.g. 12GiB); any other count aborts."),
+    framed: Optional[bool] = typer.Option(None, "--framed/--raw",
+                                          help="Input is a fernet-encrypt stream (default: detect its magic)."),
+    part_size: Optional[str] = typer.Option(None, help="First part size (default 8MiB, growing for long streams)."),
+    concurrency: Optional[int] = typer.Option(None, min=1, max=64, help="Parts in flight (default 6)."),
+    checksum_algorithm: Optional[str] = typer.Option(None, help="CRC64NVME, CRC32C or CRC32 (default: best available)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing object."),
+    metadata: List[str] = typer.Option([], "--metadata", metavar="K=V", help="Object metadata (repeatable)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
+):
+    raise typer.Exit(common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, expected_size,
+                                framed, part_size, concurrency, checksum_algorithm, overwrite, metadata, progress))
+
+
+def _main(url, role_arn, assume_role, config, duration, expected_size, framed, part_size, concurrency,
+          algorithm, overwrite, metadata, progress):
+    rec = status.new_record(PROG, src="-", user=getpass.getuser(), host=socket.gethostname())
+    try:
+        bucket, key = aws.parse_s3_url(url)
+        rec.update(bucket=bucket, key=key)
+        meta = s3put.parse_metadata(metadata)
+        expected = s3put.parse_size(expected_size, "--expected-size")
+        psize = s3put.parse_size(part_size, "--part-size")
+        if sys.stdin is None or sys.stdin.isatty():
+            raise errors.UsageError("stdin is a terminal: pipe the data to upload into s3-put-sts")
+        session, role, name, cfg = sts.session_for(role_arn=role_arn, assume_role=assume_role,
+                                                   config_prefix=config, duration=duration)
+        rec.update(role_arn=role, session_name=name)
+        if cfg is not None:
+            psize = psize or cfg.int("part_size")
+            concurrency = concurrency or cfg.int("concurrency")
+        conc = concurrency or s3put.DEFAULT_CONCURRENCY
+        s3 = aws.s3_client(session, concurrency=conc)
+        src = s3put.stdin_source()
+        s3put.upload(src, bucket, key, s3=s3, framed=framed, expected_size=expected, part_size=psize,
+                     concurrency=conc, checksum_algorithm=algorithm, overwrite=overwrite, metadata=meta,
+                     progress=common.stderr_is_tty() if progress is None else progress, record=rec)
+    except BaseException as e:
+        err = e if isinstance(e, errors.KitError) else s3put.as_failure(e, url)
+        if err.record is None:
+            status.finish(rec, err.status, err.code, err.message)
+            err.record = rec
+        common.emit_json(err.record)
+        raise err from None
+    common.emit_json(rec)
+    return 0
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

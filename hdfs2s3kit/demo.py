@@ -1,0 +1,412 @@
+"""`make demo`: the whole flow on this machine, with no AWS account.
+
+A moto server on 127.0.0.1 stands in for AWS (reached the standard way,
+through AWS_ENDPOINT_URL); local files under a temporary folder stand in for
+HDFS (file:// sources go through the same authz and checked-read code as
+hdfs:// ones). Everything is created fresh and removed at the end, so the demo
+can run any number of times.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from . import errors
+
+PREFIX = "/hdfs2s3/demo"
+BUCKET = "hdfs2s3-demo"
+ROLE = "hdfs2s3-demo-transfer"
+TOPIC = "hdfs2s3-demo-events"
+QUEUE = "hdfs2s3-demo-ops-inbox"
+LOCKED_GROUP = "h2s3demo-payroll"
+REGION = "us-east-1"
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def step(n, text):
+    say(f"\n== {n}. {text}")
+
+
+# ---------------------------------------------------------------- local AWS
+
+class LocalAWS:
+    """moto_server on a free loopback port; this process's environment points at it."""
+
+    ENV = {
+        "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
+        # a developer's ~/.aws must not leak into the demo (nor the demo into real AWS)
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "HDFS2S3_CONFIG": PREFIX,
+    }
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.proc = None
+        self.url = None
+        self._saved = {}
+
+    def __enter__(self):
+        exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
+        if not os.access(exe, os.X_OK):
+            exe = shutil.which("moto_server")
+        if not exe:
+            raise errors.UnavailableError("moto_server not found: install the test extras (`make venv`)")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        log = os.path.join(self.workdir, "moto_server.log")
+        with open(log, "wb") as lf:
+            self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=lf,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=dict(os.environ, MOTO_PORT=str(port)))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/moto-api/data.json", timeout=2).read()
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    with open(log, errors="replace") as f:
+                        tail = f.read()[-300:].replace("\n", " ")
+                    raise errors.UnavailableError(f"moto_server did not start: {tail}") from None
+                time.sleep(0.2)
+        env = dict(self.ENV, AWS_ENDPOINT_URL=self.url)
+        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", *env):
+            self._saved[k] = os.environ.get(k)
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update(env)
+        self.env = env
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __exit__(self, *exc):
+        self.stop()
+        for k, v in self._saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        return False
+
+
+def seed(allowed_groups=""):
+    """Config and a key in SSM, a bucket, a role, an SNS topic with an SQS inbox.
+
+    The same layout as a real account (README: real-AWS setup); here the
+    emulator does not enforce IAM, so the role's policy is shown, not tested."""
+    import boto3
+    from cryptography.fernet import Fernet
+
+    s = boto3.session.Session(region_name=REGION)
+    caller = s.client("sts").get_caller_identity()["Arn"]
+    account = caller.split(":")[4]
+    iam = s.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=ROLE, PolicyName="hdfs2s3-transfer", PolicyDocument=json.dumps(
+        role_policy(BUCKET, "demo/")))
+    s3 = s.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    sns, sqs = s.client("sns"), s.client("sqs")
+    topic = sns.create_topic(Name=TOPIC)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    ssm = s.client("ssm")
+    values = {
+        "bucket": BUCKET, "prefix": "demo", "role_arn": role_arn, "region": REGION,
+        "sns_topic_arn": topic, "cloudwatch_namespace": "hdfs2s3kit-demo", "pipeline": "demo",
+        "authz_policy": "group", "allowed_groups": allowed_groups, "fernet_key_version": "1",
+    }
+    for name, value in values.items():
+        if value:
+            ssm.put_parameter(Name=f"{PREFIX}/{name}", Value=value, Type="String", Overwrite=True)
+    # The master key: a SecureString, encrypted by SSM under the account's aws/ssm key.
+    ssm.put_parameter(Name=f"{PREFIX}/keys/fernet", Value=Fernet.generate_key().decode(),
+                      Type="SecureString", Overwrite=True)
+    return {"account": account, "role_arn": role_arn, "topic": topic, "queue_url": queue_url, "config": values}
+
+
+def role_policy(bucket, prefix):
+    """The transfer role's permissions (the README shows the same document)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload",
+                                       "s3:ListMultipartUploadParts"],
+         "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"},
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+         "Resource": f"arn:aws:s3:::{bucket}"},
+    ]}
+
+
+# ---------------------------------------------------------------- the "HDFS" side
+
+def _run_quiet(argv):
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def make_files(root):
+    """A few local files standing in for HDFS; -> (sources, locked source, how the denial is set up)."""
+    import grp
+
+    data = os.path.join(root, "user", "analyst")
+    os.makedirs(data)
+    files = {
+        "q3-report.csv": b"region,revenue\n" + b"".join(b"r%03d,%d\n" % (i, i * 977 % 10007) for i in range(200)),
+        "empty.log": b"",
+        "clickstream.bin": os.urandom(6 * 1024 * 1024 + 12345),   # several MiB: a multipart upload
+        "payroll.csv": b"name,salary\nalice,1\nbob,2\n",
+    }
+    for name, body in files.items():
+        with open(os.path.join(data, name), "wb") as f:
+            f.write(body)
+    os.chmod(data, 0o755)
+    locked = os.path.join(data, "payroll.csv")
+    me = __import__("pwd").getpwuid(os.geteuid()).pw_name
+    created_group = False
+    if os.geteuid() == 0:
+        # A real group the demo user (root) is not in: denied under the `group` policy.
+        try:
+            grp.getgrnam(LOCKED_GROUP)
+        except KeyError:
+            r = _run_quiet(["groupadd", LOCKED_GROUP])
+            created_group = r.returncode == 0
+        os.chown(locked, 0, grp.getgrnam(LOCKED_GROUP).gr_gid)
+        os.chmod(locked, 0o640)
+        how = {"allowed_groups": "", "why": f"group-owned by {LOCKED_GROUP}, a group {me} is not in",
+               "created_group": created_group}
+    else:
+        # Without root we cannot make a group we are not in; `allowed_groups` (the company's groups)
+        # limits which of our groups grant access, so a file in an excluded group is denied.
+        primary = grp.getgrgid(os.getegid()).gr_name
+        others = [grp.getgrgid(g).gr_name for g in os.getgroups() if g != os.getegid()]
+        if others:
+            os.chown(locked, -1, grp.getgrnam(others[0]).gr_gid)
+            how = {"allowed_groups": primary,
+                   "why": f"group {others[0]} is not in allowed_groups={primary}", "created_group": False}
+        else:
+            how = {"allowed_groups": None, "separate": True,
+                   "why": f"allowed_groups=finance, and {me} is only in {primary}", "created_group": False}
+    srcs = ["file://" + os.path.join(data, n) for n in files]
+    return srcs, "file://" + locked, how
+
+
+def cleanup_group(how):
+    if how.get("created_group"):
+        _run_quiet(["groupdel", LOCKED_GROUP])
+
+
+# ---------------------------------------------------------------- the steps
+
+def send_batch(srcs, *, force=False, allowed_groups=None, echo=True):
+    """The batch step: every source through the transfer library with shared set-up.
+
+    One function on purpose: it can be swapped for the Hadoop Streaming mapper
+    (`hdfs2s3kit map`, fed the same listing on stdin) without touching the rest."""
+    from . import transfer
+
+    out = []
+    with transfer.Transfer(config_prefix=PREFIX, allowed_groups=allowed_groups, progress=False) as t:
+        for rec in t.many(srcs, force=force):
+            out.append(rec)
+            if echo:
+                say(f"   {rec['status']:<8} {_name(rec['src'])}" + (f"  ({rec['error']})" if rec.get("error") else ""))
+    return out
+
+
+def verify_all(records):
+    """Download, decrypt and compare each stored object with its source; -> {src: verify record}."""
+    from . import transfer, verify
+
+    setup = transfer.Setup(config_prefix=PREFIX)
+    out = {}
+    for rec in records:
+        if rec["status"] not in ("ok", "skipped"):
+            continue
+        v = verify.verify(f"s3://{rec['bucket']}/{rec['key']}", setup, against=rec["src"])
+        out[rec["src"]] = v
+        say(f"   {v['status']:<8} {_name(rec['src'])}  {v['src_bytes']} bytes, xxh3-128 {v['xxh3_128']}"
+            + (f"  ({v['error']})" if v.get("error") else ""))
+    return out
+
+
+def tamper_check(records):
+    """Swap one object's bytes for another's and show that verify names it."""
+    import boto3
+
+    from . import transfer, verify
+
+    ok = [r for r in records if r["status"] in ("ok", "skipped") and r.get("src_bytes")]
+    if len(ok) < 2:
+        return None
+    victim, other = ok[0], ok[1]
+    s3 = boto3.session.Session(region_name=REGION).client("s3")
+    meta = s3.head_object(Bucket=victim["bucket"], Key=victim["key"])["Metadata"]
+    body = s3.get_object(Bucket=other["bucket"], Key=other["key"])["Body"].read()
+    s3.put_object(Bucket=victim["bucket"], Key=victim["key"], Body=body, Metadata=meta)
+    v = verify.verify(f"s3://{victim['bucket']}/{victim['key']}", transfer.Setup(config_prefix=PREFIX))
+    say(f"   replaced the bytes of s3://{victim['bucket']}/{victim['key']} with those of {_name(other['src'])}")
+    say(f"   verify: {v['status']} (exit {v['exit_code']}): {v['error']}")
+    return v
+
+
+def notifications_received(queue_url):
+    import boto3
+
+    sqs = boto3.session.Session(region_name=REGION).client("sqs")
+    subjects = []
+    for _ in range(5):
+        msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
+            break
+        for m in msgs:
+            try:
+                subjects.append(json.loads(m["Body"]).get("Subject") or "")
+            except ValueError:
+                subjects.append("")
+    return subjects
+
+
+def table(records, verified):
+    cols = ("file", "bytes", "status", "key ID", "xxh3-128 digest", "seconds", "verified")
+    rows = []
+    for r in records:
+        v = verified.get(r["src"])
+        rows.append((_name(r["src"]), "" if r.get("src_bytes") is None else str(r["src_bytes"]), r["status"],
+                     r.get("key_id") or "-", r.get("xxh3_128") or (v or {}).get("xxh3_128") or "-",
+                     f"{r.get('duration_s') or 0:.2f}", (v or {}).get("status", "-")))
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    say("   " + line.format(*cols))
+    say("   " + line.format(*("-" * w for w in widths)))
+    for row in rows:
+        say("   " + line.format(*row))
+
+
+def _name(src):
+    return src.rsplit("/", 1)[-1]
+
+
+def next_steps(keep, env=None):
+    say("\n== What to try next")
+    if keep and env:
+        say("   The local AWS is still running. In another shell:")
+        for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+                  "HDFS2S3_CONFIG"):
+            say(f"     export {k}={env[k]}")
+    else:
+        say("   `.venv/bin/hdfs2s3kit demo --keep` leaves the local AWS running and prints its settings; then:")
+    say("     .venv/bin/hdfs2s3kit transfer file:///etc/hostname        # one file, status record on stdout")
+    say("     .venv/bin/hdfs2s3kit verify s3://hdfs2s3-demo/demo/etc/hostname --against file:///etc/hostname")
+    say("     bin/hdfs2s3-pipe file:///etc/hostname s3://hdfs2s3-demo/pipe/hostname   # the same, as a pipeline")
+    say("     echo hello | .venv/bin/fernet-encrypt | .venv/bin/fernet-decrypt")
+    say("   Against real AWS: README.md, 'Real AWS set-up' (IAM policy, lifecycle rule, SSM layout).")
+    say("   Tests: make test")
+
+
+# ---------------------------------------------------------------- main
+
+def run(keep=False):
+    """-> exit code. Every step prints what it does; problems are named at the end."""
+    t0 = time.monotonic()
+    problems = []
+    work = tempfile.mkdtemp(prefix="hdfs2s3-demo-")
+    os.chmod(work, 0o755)
+    how = {}
+    try:
+        step(1, "Local AWS: moto_server on 127.0.0.1 (no account, nothing leaves this machine)")
+        with LocalAWS(work) as local:
+            say(f"   AWS_ENDPOINT_URL={local.url}")
+            srcs, locked, how = make_files(work)
+            info = seed(allowed_groups=how.get("allowed_groups") or "")
+            say(f"   SSM config {PREFIX}: " + ", ".join(f"{k}" for k in info["config"] if info["config"][k]))
+            say(f"   master key: SecureString {PREFIX}/keys/fernet (version 1)")
+            say(f"   bucket s3://{BUCKET}, role {info['role_arn']}, topic {info['topic']}")
+
+            step(2, f"'HDFS' side: {len(srcs)} local files under {work}/user/analyst")
+            for s in srcs:
+                p = s[len("file://"):]
+                st = os.stat(p)
+                say(f"   {_name(s):<16} {st.st_size:>9} bytes  group {__import__('grp').getgrgid(st.st_gid).gr_name}")
+            say(f"   {_name(locked)} is {how['why']}: it must be refused")
+
+            step(3, "Transfer: authz (batched) -> read -> encrypt -> gated upload -> checksum -> metrics/SNS")
+            if how.get("separate"):
+                records = send_batch([s for s in srcs if s != locked])
+                records += send_batch([locked], allowed_groups=("finance",))
+            else:
+                records = send_batch(srcs)
+            by_src = {r["src"]: r for r in records}
+            denied = by_src[locked]
+            if denied["status"] != "denied":
+                problems.append(f"{_name(locked)} was not denied (status {denied['status']})")
+            else:
+                say(f"   denial (exit {denied['exit_code']}): {denied['error']}")
+            for r in records:
+                if r["src"] != locked and r["status"] != "ok":
+                    problems.append(f"{_name(r['src'])}: {r['status']}: {r['error']}")
+
+            step(4, "Verify: download, decrypt, check each final frame's digest and length, compare with the source")
+            verified = verify_all(records)
+            for src, v in verified.items():
+                if v["status"] != "ok":
+                    problems.append(f"verify {_name(src)}: {v['error']}")
+
+            step(5, "Summary")
+            table(records, verified)
+
+            step(6, "Run the same batch again: each file already there with the same fingerprint is skipped")
+            again = send_batch([s for s in srcs if s != locked], echo=False)
+            say("   " + ", ".join(f"{_name(r['src'])}: {r['status']}" for r in again))
+            problems += [f"re-run {_name(r['src'])}: {r['status']}" for r in again if r["status"] != "skipped"]
+
+            step(7, "Tamper check: an object swapped for another object's bytes")
+            v = tamper_check(records)
+            if v is not None and v["exit_code"] != errors.DATAERR:
+                problems.append("verify did not catch the swapped object")
+
+            subjects = notifications_received(info["queue_url"])
+            say(f"\n   SNS: {len(subjects)} notification(s) delivered to the ops queue"
+                + (f": {'; '.join(s for s in subjects if s)}" if subjects else ""))
+
+            if keep:
+                next_steps(True, local.env)
+                say("\n   Press Ctrl-C to stop the local AWS.")
+                try:
+                    signal.pause()
+                except (KeyboardInterrupt, errors.Interrupted):
+                    pass
+            say("\n   stopping moto_server")
+    finally:
+        cleanup_group(how)
+        shutil.rmtree(work, ignore_errors=True)
+    if not keep:
+        next_steps(False)
+    if problems:
+        say("\nDEMO FAILED:\n   " + "\n   ".join(problems))
+        return 1
+    say(f"\nDemo finished in {time.monotonic() - t0:.1f} s: every allowed file sent, encrypted and verified; "
+        "the locked one refused.")
+    return 0

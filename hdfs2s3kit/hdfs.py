@@ -1,0 +1,467 @@
+"""The Hadoop client as a subprocess: batched `-stat`, checked `-cat`; `file://` locally.
+
+Every `hadoop fs` call starts a JVM (about a second), so `stat_many` asks about
+thousands of paths in one call. `-stat` prints one line per path that exists
+and only an stderr message for one that does not, so lines cannot be matched to
+paths by position alone: after every path we also stat `/` (which always
+exists and is the only thing whose name prints empty) as a separator. Paths
+are glob-escaped so one argument can never expand into several entries.
+
+`open_source` never lets a failed read pass for a short file: the reader's
+exit status and the byte count are checked at EOF (74 otherwise).
+"""
+
+import fcntl
+import grp
+import io
+import os
+import posixpath
+import pwd
+import re
+import shlex
+import shutil
+import stat as statmod
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+
+from . import errors
+
+ENV_VAR = "HADOOP_CMD"
+DEFAULT_CMD = "hadoop"
+STAT_FORMAT = "%F|%u|%g|%a|%b|%Y|%n"
+SEPARATOR = "/"
+# argv stays far below ARG_MAX (2 MiB incl. environment) and one JVM still
+# handles a whole `hadoop fs -ls` page worth of paths.
+MAX_BATCH_PATHS = 20000
+MAX_BATCH_BYTES = 1 << 20
+_STAT_LINE = re.compile(r"^([a-z ]+)\|([^|]*)\|([^|]*)\|([0-7]{1,4})\|(\d+)\|(\d+)\|(.*)$")
+_GLOB_CHARS = re.compile(r"([\\*?\[\]{}])")
+_PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    owner: str
+    group: str
+    mode: int       # permission bits, e.g. 0o640
+    length: int
+    mtime: float    # seconds since the epoch
+    is_dir: bool
+
+    def as_dict(self):
+        return {"owner": self.owner, "group": self.group, "mode": f"{self.mode:04o}",
+                "length": self.length, "mtime": self.mtime, "is_dir": self.is_dir}
+
+
+def hadoop_argv(hadoop_cmd=None):
+    """The Hadoop client as an argument list: HADOOP_CMD may hold a command and its own
+    arguments (split like a shell would, but never run through one)."""
+    cmd = hadoop_cmd or os.environ.get(ENV_VAR) or DEFAULT_CMD
+    argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+    if not argv or shutil.which(argv[0]) is None:
+        raise errors.UnavailableError(
+            f"Hadoop client not found: '{argv[0] if argv else cmd}' (install it or set {ENV_VAR})")
+    return argv
+
+
+def is_local(path):
+    return path.startswith("file:")
+
+
+def local_path(path):
+    """file:///a/b, file:/a/b, file://localhost/a/b -> /a/b."""
+    rest = path[len("file:"):]
+    if rest.startswith("//"):
+        host, sep, tail = rest[2:].partition("/")
+        if host not in ("", "localhost"):
+            raise errors.UsageError(f"{path}: file:// paths must be on this host")
+        rest = "/" + tail
+    if not rest.startswith("/"):
+        raise errors.UsageError(f"{path}: file: paths must be absolute")
+    return rest
+
+
+def check_path(path):
+    """Refuse what could be read as an option or cannot be a single path."""
+    if not path:
+        raise errors.UsageError("empty path")
+    if path.startswith("-"):
+        raise errors.UsageError(f"refusing path that starts with '-': {path}")
+    if "\n" in path or "\0" in path:
+        raise errors.UsageError(f"refusing path with a newline or NUL: {path!r}")
+
+
+def glob_escape(path):
+    return _GLOB_CHARS.sub(r"\\\1", path)
+
+
+def _is_root(path):
+    """'/', 'hdfs://nn/', 'viewfs://c' ...: a filesystem root prints an empty name like
+    the separator does, so it is asked about on its own."""
+    m = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*(.*)$", path)
+    rest = m.group(1) if m else path
+    return rest == "" or (rest.startswith("/") and posixpath.normpath(rest).strip("/") == "")
+
+
+def meaningful_line(stderr_text, prefix=None):
+    """The first line of a JVM's stderr a person needs: the `cmd: message` line, else an
+    exception line, never log noise or a stack frame."""
+    lines = [ln.strip() for ln in stderr_text.splitlines()]
+    noise = re.compile(r"^(\d{2,4}[-/]\d\d[-/]\d\d[ T]\S+ +(WARN|INFO|DEBUG|TRACE)\b|SLF4J:|log4j:|at |\.\.\. \d+ more"
+                       r"|WARNING:)")
+    lines = [ln for ln in lines if ln and not noise.match(ln)]
+    if prefix:
+        for ln in lines:
+            if ln.startswith(prefix + ": "):
+                return ln
+    for ln in lines:
+        if "Exception" in ln or "Error" in ln:
+            return re.sub(r"^Exception in thread \"[^\"]*\" ", "", ln)
+    return lines[0] if lines else ""
+
+
+def _classify(path, message):
+    """A per-path `hadoop fs` error message -> KitError with the right exit code."""
+    text = message.split(": ", 1)[1] if message.startswith(("stat: ", "cat: ")) else message
+    low = text.lower()
+    if "no such file or directory" in low or "does not exist" in low:
+        return errors.NoInputError(f"{path}: no such file or directory")
+    if "permission denied" in low or "accesscontrolexception" in low:
+        return errors.PermissionDeniedError(f"{path}: permission denied reading its status ({text})",
+                                            status="stat_denied")
+    return errors.KitIOError(f"{path}: {text or 'hadoop fs -stat failed'}")
+
+
+def _parse_stat(path, line):
+    m = _STAT_LINE.match(line)
+    kind, owner, group, mode, length, mtime, _name = m.groups()
+    return FileStat(path, owner, group, int(mode, 8), int(length), int(mtime) / 1000.0, kind == "directory")
+
+
+def _popen(argv, args, **kw):
+    try:
+        return subprocess.Popen([*argv, "fs", *args], stdin=subprocess.DEVNULL, **kw)
+    except (FileNotFoundError, PermissionError) as e:
+        raise errors.UnavailableError(f"cannot run the Hadoop client '{argv[0]}': {e.strerror}") from None
+
+
+def _stat_args(paths):
+    """`-stat` arguments: a batch with separators, or a root on its own."""
+    if len(paths) == 1 and _is_root(paths[0]):
+        return ["-stat", STAT_FORMAT, glob_escape(paths[0])]
+    args = ["-stat", STAT_FORMAT]
+    for p in paths:
+        args += [glob_escape(p), SEPARATOR]
+    return args
+
+
+def _stat_lines(stdout):
+    return [ln for ln in stdout.decode(errors="surrogateescape").split("\n") if _STAT_LINE.match(ln)]
+
+
+def _parse_stat_output(paths, rc, stdout, stderr):
+    """{path: FileStat | KitError} from one `-stat` run over _stat_args(paths)."""
+    stderr = stderr.decode(errors="replace")
+    lines = _stat_lines(stdout)
+    if len(paths) == 1 and _is_root(paths[0]):
+        p = paths[0]
+        return {p: _parse_stat(p, lines[0]) if len(lines) == 1 else _classify(p, meaningful_line(stderr, "stat"))}
+    groups, cur = [], []
+    for ln in lines:
+        m = _STAT_LINE.match(ln)
+        if m.group(1) == "directory" and m.group(7) == "":
+            groups.append(cur)
+            cur = []
+        else:
+            cur.append(ln)
+    if len(groups) != len(paths) or cur:
+        # The separator did not answer: the client itself is broken (no config, cluster down).
+        why = meaningful_line(stderr, "stat") or f"exit {rc}"
+        raise errors.UnavailableError(f"hadoop fs -stat failed: {why}")
+    failed = [p for p, g in zip(paths, groups) if not g]
+    errs = [ln.strip() for ln in stderr.splitlines() if ln.startswith("stat: ")]
+    by_path = dict(zip(failed, errs)) if len(errs) == len(failed) else {}
+    out = {}
+    for p, g in zip(paths, groups):
+        if len(g) == 1:
+            out[p] = _parse_stat(p, g[0])
+        elif not g:
+            msg = by_path.get(p) or next((e for e in errs if f"`{glob_escape(p)}'" in e), "")
+            out[p] = _classify(p, msg)
+        else:
+            out[p] = errors.KitIOError(f"{p}: hadoop fs -stat answered {len(g)} entries for one path")
+    return out
+
+
+def _stat_run(argv, paths):
+    """One JVM for all of paths (a batch, or a single root)."""
+    proc = _popen(argv, _stat_args(paths), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with proc:
+        try:
+            out, err = proc.communicate()
+        except BaseException:
+            proc.kill()
+            raise
+    return _parse_stat_output(paths, proc.returncode, out, err)
+
+
+def _name(db, num):
+    try:
+        return db(num)[0]
+    except KeyError:
+        return str(num)
+
+
+def stat_local(path):
+    """FileStat of a file:// path, owner/group by name as NSS gives them."""
+    p = local_path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        return errors.NoInputError(f"{path}: no such file or directory")
+    except PermissionError:
+        return errors.PermissionDeniedError(f"{path}: permission denied reading its status", status="stat_denied")
+    except OSError as e:
+        return errors.KitIOError(f"{path}: {e.strerror}")
+    return FileStat(path, _name(lambda u: pwd.getpwuid(u), st.st_uid), _name(lambda g: grp.getgrgid(g), st.st_gid),
+                    statmod.S_IMODE(st.st_mode), st.st_size, st.st_mtime, statmod.S_ISDIR(st.st_mode))
+
+
+def _batches(paths):
+    batch, size = [], 0
+    for p in paths:
+        n = len(p.encode(errors="surrogateescape")) + 4
+        if batch and (len(batch) >= MAX_BATCH_PATHS or size + n > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(p)
+        size += n
+    if batch:
+        yield batch
+
+
+def stat_many(paths, hadoop_cmd=None):
+    """{path: FileStat | KitError} for every path; HDFS paths in as few JVMs as possible.
+
+    A per-path problem (missing, refused, unreadable) is a value; a broken or
+    missing Hadoop client raises (UnavailableError, 69)."""
+    out, remote = {}, []
+    for p in dict.fromkeys(paths):
+        try:
+            check_path(p)
+        except errors.KitError as e:
+            out[p] = e
+            continue
+        if is_local(p):
+            try:
+                out[p] = stat_local(p)
+            except errors.KitError as e:
+                out[p] = e
+        else:
+            remote.append(p)
+    if remote:
+        argv = hadoop_argv(hadoop_cmd)
+        roots = [p for p in remote if _is_root(p)]
+        for batch in _batches([p for p in remote if not _is_root(p)]):
+            out.update(_stat_run(argv, batch))
+        for p in roots:
+            out.update(_stat_run(argv, [p]))
+    return out
+
+
+def stat_one(path, hadoop_cmd=None):
+    """FileStat of one path; raises its KitError."""
+    r = stat_many([path], hadoop_cmd)[path]
+    if isinstance(r, errors.KitError):
+        raise r
+    return r
+
+
+class _CheckedReader(io.RawIOBase):
+    """Counts bytes; at EOF checks them (and the reader's exit) before saying EOF."""
+
+    def __init__(self, src, expected_length):
+        super().__init__()
+        self.src = src
+        self.expected_length = expected_length
+        self.bytes_read = 0
+        self._done = False
+
+    def readable(self):
+        return True
+
+    def _raw_readinto(self, b):
+        raise NotImplementedError
+
+    def _finish(self):
+        """Raise if the source ended badly; may set expected_length (a status fetched alongside)."""
+
+    def _poll_expected(self):
+        """Pick up a length that became known while reading."""
+
+    def readinto(self, b):
+        if self._done:
+            return 0
+        n = self._raw_readinto(b)
+        if n:
+            self.bytes_read += n
+            self._poll_expected()
+            if self.expected_length is not None and self.bytes_read > self.expected_length:
+                self.close()
+                raise errors.KitIOError(f"reading {self.src}: more than the {self.expected_length} bytes "
+                                        "its status reported (file changed while read)")
+            return n
+        self._done = True
+        self._finish()
+        if self.expected_length is not None and self.bytes_read != self.expected_length:
+            raise errors.KitIOError(f"reading {self.src}: got {self.bytes_read} of {self.expected_length} "
+                                    "bytes (short read; file changed or reader failed)")
+        return 0
+
+
+class LocalReader(_CheckedReader):
+    def __init__(self, src, expected_length=None):
+        super().__init__(src, expected_length)
+        path = local_path(src)
+        try:
+            self._f = open(path, "rb", buffering=0)
+        except FileNotFoundError:
+            raise errors.NoInputError(f"{src}: no such file or directory") from None
+        except IsADirectoryError:
+            raise errors.NoInputError(f"{src}: is a directory, not a file") from None
+        except PermissionError:
+            raise errors.PermissionDeniedError(f"{src}: permission denied") from None
+
+    def _raw_readinto(self, b):
+        try:
+            return self._f.readinto(b)
+        except OSError as e:
+            raise errors.KitIOError(f"reading {self.src}: {e.strerror}") from None
+
+    def close(self):
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+
+class _BackgroundStat:
+    """`-stat` of one path in its own JVM while another JVM streams the data: the second
+    launch costs no wall time."""
+
+    def __init__(self, argv, path):
+        self.path = path
+        self._proc = _popen(argv, _stat_args([path]), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._result = None
+        self._thread = threading.Thread(target=self._wait, daemon=True)
+        self._thread.start()
+
+    def _wait(self):
+        out, err = self._proc.communicate()
+        try:
+            self._result = _parse_stat_output([self.path], self._proc.returncode, out, err)[self.path]
+        except errors.KitError as e:
+            self._result = e
+
+    def done(self):
+        return not self._thread.is_alive()
+
+    def result(self):
+        self._thread.join()
+        return self._result
+
+    def cancel(self):
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._thread.join()
+
+
+class HadoopReader(_CheckedReader):
+    """`hadoop fs -cat SRC` as a readable stream whose failure cannot look like EOF.
+
+    With stat_alongside, SRC's status is fetched in parallel and its length is the
+    expected one (a missing path or a directory then raises NoInputError, 66)."""
+
+    def __init__(self, src, expected_length=None, hadoop_cmd=None, stat_alongside=False):
+        super().__init__(src, expected_length)
+        self.stat = None
+        argv = hadoop_argv(hadoop_cmd)
+        self._bg = _BackgroundStat(argv, src) if stat_alongside else None
+        # stderr to an anonymous file: no reader thread, no pipe to fill up and stall the JVM.
+        self._err = tempfile.TemporaryFile()
+        try:
+            self._proc = _popen(argv, ["-cat", glob_escape(src)], stdout=subprocess.PIPE, stderr=self._err,
+                                bufsize=0)
+        except errors.KitError:
+            self._err.close()
+            raise
+        self.pid = self._proc.pid
+        self._fd = self._proc.stdout.fileno()
+        try:
+            fcntl.fcntl(self._fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+        except OSError:
+            pass  # a bigger pipe only saves wake-ups
+
+    def _raw_readinto(self, b):
+        return os.readv(self._fd, [b])
+
+    def _take_stat(self, st):
+        self._bg = None
+        if isinstance(st, errors.KitError):
+            raise st
+        if st.is_dir:
+            raise errors.NoInputError(f"{self.src}: is a directory, not a file")
+        self.stat, self.expected_length = st, st.length
+
+    def _poll_expected(self):
+        if self._bg is not None and self._bg.done():
+            self._take_stat(self._bg.result())
+
+    def _finish(self):
+        rc = self._proc.wait()
+        if self._bg is not None:
+            self._take_stat(self._bg.result())  # a missing path explains a failed reader: say that
+        if rc != 0:
+            self._err.seek(0)
+            why = meaningful_line(self._err.read(65536).decode(errors="replace"), "cat")
+            how = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+            raise errors.KitIOError(f"reading {self.src}: hadoop fs -cat failed ({how})"
+                                    + (f": {why}" if why else ""))
+
+    def close(self):
+        if not self.closed:
+            if self._proc.poll() is None:
+                self._proc.kill()  # closing before EOF: nobody will read the rest
+            self._proc.stdout.close()
+            self._proc.wait()
+            self._err.close()
+            if self._bg is not None:
+                self._bg.cancel()
+        super().close()
+
+
+def open_checked(src, *, hadoop_cmd=None):
+    """open_source whose expected length is SRC's status (`.stat` once known). For HDFS the
+    `-stat` runs alongside the `-cat`, so checking costs no extra JVM start in wall time."""
+    check_path(src)
+    if is_local(src):
+        st = stat_one(src)
+        if st.is_dir:
+            raise errors.NoInputError(f"{src}: is a directory, not a file")
+        r = LocalReader(src, st.length)
+        r.stat = st
+        return r
+    return HadoopReader(src, hadoop_cmd=hadoop_cmd, stat_alongside=True)
+
+
+def open_source(src, *, expected_length=None, hadoop_cmd=None):
+    """A reader (context manager; readinto/read) over SRC: `hadoop fs -cat` for HDFS-style
+    paths, the local file for file://. At EOF a non-zero reader exit or a byte count other
+    than expected_length raises KitIOError (74); closing early kills the reader."""
+    check_path(src)
+    if is_local(src):
+        return LocalReader(src, expected_length)
+    return HadoopReader(src, expected_length, hadoop_cmd)

@@ -1,0 +1,192 @@
+"""Build (and run) the scale-out job: Hadoop Streaming, or Spark's RDD.pipe.
+
+Both run the same mapper (`hdfs2s3kit map`) over a listing of sources. The
+Hadoop job is map-only, splits the listing with NLineInputFormat (N lines per
+map task), turns speculative execution off (a duplicate attempt only costs a
+second set-up: the conditional create already makes it harmless), bounds the
+task timeout and ships the toolkit as an archive built by bin/build-archive.
+Commands are argument lists, never shell strings.
+"""
+
+import glob
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+from . import errors, manifest
+
+ARCHIVE_LINK = "hdfs2s3kit"   # the name the archive is unpacked under in the task's folder
+NLINE_INPUT_FORMAT = "org.apache.hadoop.mapred.lib.NLineInputFormat"  # streaming uses the old mapred API
+DEFAULT_LINES_PER_MAP = 200
+DEFAULT_TASK_TIMEOUT_S = 600
+DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_ARCHIVE = "hdfs2s3kit-archive.tgz"
+JAR_PLACEHOLDER = "$HADOOP_STREAMING_JAR"
+
+
+class JobSpec:
+    """What the user asked for; everything the command lines are built from."""
+
+    def __init__(self, input, *, dest=None, run_id=None, lines_per_map=DEFAULT_LINES_PER_MAP,
+                 task_timeout_s=DEFAULT_TASK_TIMEOUT_S, max_attempts=DEFAULT_MAX_ATTEMPTS,
+                 archive=DEFAULT_ARCHIVE, output=None, config=None, manifests=None, force=False,
+                 queue=None, python="python3", region=None):
+        self.input = _arg("--input", input)
+        self.dest = _arg("--dest", dest) if dest else None
+        if self.dest:
+            manifest.parse_s3_url(self.dest)
+        self.run_id = manifest.check_run_id(run_id or manifest.new_run_id())
+        if lines_per_map < 1:
+            raise errors.UsageError("--lines-per-map must be at least 1")
+        if task_timeout_s < 60:
+            raise errors.UsageError("--task-timeout must be at least 60 seconds")
+        self.lines_per_map = int(lines_per_map)
+        self.task_timeout_s = int(task_timeout_s)
+        self.max_attempts = int(max_attempts)
+        self.archive = _arg("--archive", archive)
+        self.output = _arg("--output", output or f"hdfs2s3kit-out/{self.run_id}")
+        self.config = _arg("--config", config) if config else None
+        self.manifests = _arg("--manifests", manifests) if manifests else None
+        self.force = force
+        self.queue = _arg("--queue", queue) if queue else None
+        self.python = _arg("--python", python)
+        self.region = _arg("--region", region) if region else None
+
+    @property
+    def heartbeat_s(self):
+        # Well inside the timeout even if a status line is delayed.
+        return max(5, min(30, self.task_timeout_s // 4))
+
+
+def _arg(name, value):
+    """Values end up in Hadoop's -mapper string, which Hadoop splits on spaces."""
+    value = str(value)
+    if not value or value.startswith("-"):
+        raise errors.UsageError(f"{name}: bad value {value!r}")
+    if any(c.isspace() or c in "'\"\\" for c in value):
+        raise errors.UsageError(f"{name}: no spaces or quotes allowed: {value!r}")
+    return value
+
+
+def mapper_args(spec):
+    """The mapper's own options (after `... map`)."""
+    args = ["--run-id", spec.run_id, "--heartbeat", str(spec.heartbeat_s)]
+    if spec.dest:
+        args += ["--dest", spec.dest]
+    if spec.manifests:
+        args += ["--manifests", spec.manifests]
+    if spec.config:
+        args += ["--config", spec.config]
+    if spec.force:
+        args.append("--force")
+    return args
+
+
+def streaming_argv(spec, jar=None, hadoop_cmd="hadoop"):
+    """`hadoop jar hadoop-streaming.jar ...` for a map-only run over the listing."""
+    props = {
+        "mapreduce.job.name": f"hdfs2s3kit-{spec.run_id}",
+        "mapreduce.job.reduces": "0",
+        "mapreduce.map.speculative": "false",
+        "mapreduce.task.timeout": str(spec.task_timeout_s * 1000),
+        "mapreduce.input.lineinputformat.linespermap": str(spec.lines_per_map),
+        "mapreduce.map.maxattempts": str(spec.max_attempts),
+        "stream.non.zero.exit.is.failure": "true",
+    }
+    if spec.queue:
+        props["mapreduce.job.queuename"] = spec.queue
+    argv = [hadoop_cmd, "jar", jar or JAR_PLACEHOLDER]
+    # Generic options (-D, -archives) must come before the streaming options.
+    for k, v in props.items():
+        argv += ["-D", f"{k}={v}"]
+    argv += ["-archives", f"{spec.archive}#{ARCHIVE_LINK}",
+             "-inputformat", NLINE_INPUT_FORMAT,
+             "-input", spec.input,
+             "-output", spec.output,
+             "-mapper", " ".join([spec.python, ARCHIVE_LINK, "map", *mapper_args(spec)]),
+             "-cmdenv", f"HDFS2S3_RUN_ID={spec.run_id}"]
+    if spec.config:
+        argv += ["-cmdenv", f"HDFS2S3_CONFIG={spec.config}"]
+    if spec.region:
+        argv += ["-cmdenv", f"AWS_REGION={spec.region}"]
+    return argv
+
+
+def spark_argv(spec, *, spark_submit="spark-submit", master="local[2]", python=None):
+    """`spark-submit spark_runner.py ...`: the same mapper through RDD.pipe, one
+    process per partition of `lines_per_map` lines, started with an absolute
+    interpreter path (pipe's child does not search a task-local PATH)."""
+    from . import spark_runner
+
+    python = os.path.abspath(python or sys.executable)
+    argv = [spark_submit, "--master", master, "--name", f"hdfs2s3kit-{spec.run_id}",
+            "--conf", "spark.speculation=false",
+            "--conf", f"spark.pyspark.python={python}",
+            "--conf", f"spark.pyspark.driver.python={python}",
+            os.path.abspath(spark_runner.__file__),
+            "--input", spec.input, "--lines-per-map", str(spec.lines_per_map), "--run-id", spec.run_id]
+    if spec.output and not spec.output.startswith("hdfs2s3kit-out/"):
+        argv += ["--output", spec.output]
+    return argv + ["--", python, "-m", "hdfs2s3kit.cli.main", "map", *mapper_args(spec)]
+
+
+def find_streaming_jar(explicit=None, env=None):
+    env = os.environ if env is None else env
+    jar = explicit or env.get("HADOOP_STREAMING_JAR")
+    if jar:
+        if not os.path.isfile(jar):
+            raise errors.NoInputError(f"hadoop-streaming jar not found: {jar}")
+        return jar
+    for home in (env.get("HADOOP_HOME"), env.get("HADOOP_MAPRED_HOME")):
+        if home:
+            found = sorted(glob.glob(os.path.join(home, "share/hadoop/tools/lib/hadoop-streaming-*.jar")))
+            if found:
+                return found[-1]
+    return None
+
+
+def format_command(argv, placeholder=JAR_PLACEHOLDER):
+    """A copy-pasteable shell rendering, one option per line; the jar placeholder
+    stays unquoted so the shell expands it."""
+    words = [a if a == placeholder else shlex.quote(a) for a in argv]
+    lines = [[]]
+    for w in words:
+        if w.startswith("-") and lines[-1]:
+            lines.append([])
+        lines[-1].append(w)
+    return " \\\n    ".join(" ".join(line) for line in lines)
+
+
+def check_runnable_hadoop(spec, jar_opt=None, hadoop_cmd=None):
+    """(hadoop_cmd, jar) or a clear error: 69 when there is nothing to run the job with."""
+    jar = find_streaming_jar(jar_opt)
+    if jar is None:
+        raise errors.UnavailableError(
+            "no hadoop-streaming jar: set HADOOP_STREAMING_JAR or pass --streaming-jar "
+            "(or use --print to see the command, or --engine spark)")
+    hadoop_cmd = hadoop_cmd or os.environ.get("HADOOP_CMD") or "hadoop"
+    if shutil.which(hadoop_cmd) is None:
+        raise errors.UnavailableError(f"hadoop command not found: {hadoop_cmd} (set HADOOP_CMD)")
+    if "://" not in spec.archive and not os.path.isfile(spec.archive):
+        raise errors.NoInputError(f"archive not found: {spec.archive} (build it with bin/build-archive)")
+    return hadoop_cmd, jar
+
+
+def find_spark_submit(explicit=None):
+    cand = explicit or os.environ.get("SPARK_SUBMIT")
+    if not cand:
+        sibling = os.path.join(os.path.dirname(sys.executable), "spark-submit")
+        cand = sibling if os.path.exists(sibling) else shutil.which("spark-submit")
+    if not cand or shutil.which(cand) is None:
+        raise errors.UnavailableError("spark-submit not found (install pyspark, set SPARK_SUBMIT or --spark-submit)")
+    return cand
+
+
+def execute(argv, env=None):
+    """Run the launcher with our stdin/stdout/stderr; its exit status is ours."""
+    try:
+        return subprocess.run(argv, env=env).returncode
+    except FileNotFoundError:
+        raise errors.UnavailableError(f"cannot run {argv[0]}: not found") from None

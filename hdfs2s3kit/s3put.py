@@ -1,0 +1,659 @@
+"""Bounded, gated, checksummed streaming upload to S3.
+
+A stream of unknown length goes up as a multipart upload that is completed
+only when the input proved whole: a framed (fernet-encrypt) stream must end
+exactly after its final frame, a raw one must match --expected-size when
+given. Anything else -- an error, a signal, a short read -- aborts the upload,
+so no partial object and no orphaned parts are left behind.
+
+Memory is bounded: at most `concurrency + 1` part buffers exist (one being
+filled, the rest in flight); they are page-aligned anonymous maps, allocated
+once and reused, because fresh multi-MiB allocations cost page faults and
+unaligned buffers make pipe reads slower.
+"""
+
+import mmap
+import queue
+import signal
+import sys
+import threading
+import time
+
+from . import aws, checksums, errors, framing, status
+
+MiB = 1 << 20
+GiB = 1 << 30
+MIN_PART = 5 * MiB                 # S3 minimum for every part but the last
+MAX_PART = 5 * GiB                 # S3 maximum part size
+MAX_PARTS = 10_000
+DEFAULT_PART_SIZE = 8 * MiB
+DEFAULT_CONCURRENCY = 6
+# Unknown length: the part size doubles whenever the bytes already read reach
+# GROWTH_PARTS parts of the current size (8 MiB up to 8 GiB, 16 MiB up to
+# 16 GiB, ...), so a stream never runs out of parts before ~26 TiB.
+GROWTH_PARTS = 1000
+# Above this much buffer memory, fewer parts go up at once (big parts still
+# saturate a link with few streams); at least two buffers always exist.
+BUFFER_CAP = 1 * GiB
+READ_CHUNK = 1 * MiB
+PART_RETRIES = 4                   # on top of botocore's own retries
+RETRY_BASE_DELAY = 0.5
+LIFECYCLE_HINT = ("the bucket lifecycle rule AbortIncompleteMultipartUpload removes it, "
+                  "or run `hdfs2s3kit cleanup s3://{bucket}/{key}`")
+
+
+def choose_part_size(expected_size=None, part_size=None):
+    """First part size: the requested one, or the smallest that fits expected_size in 10,000 parts."""
+    if part_size is not None:
+        if not MIN_PART <= part_size <= MAX_PART:
+            raise errors.UsageError(f"part size {part_size} outside S3's {MIN_PART}..{MAX_PART} bytes")
+    if expected_size is not None:
+        if expected_size < 0:
+            raise errors.UsageError("expected size must not be negative")
+        if expected_size > MAX_PARTS * MAX_PART:
+            raise errors.UsageError(f"expected size {expected_size} exceeds S3's maximum object size")
+        need = -(-expected_size // MAX_PARTS)
+        need = -(-need // MiB) * MiB
+        base = max(part_size or DEFAULT_PART_SIZE, need)
+        return min(base, MAX_PART)
+    return part_size or DEFAULT_PART_SIZE
+
+
+def next_part_size(current, bytes_so_far, *, grow=True):
+    """The schedule for a stream of unknown length (see GROWTH_PARTS)."""
+    size = current
+    if grow:
+        while size < MAX_PART and bytes_so_far >= GROWTH_PARTS * size:
+            size *= 2
+    return min(size, MAX_PART)
+
+
+def schedule_capacity(base=DEFAULT_PART_SIZE):
+    """Bytes a stream of unknown length can carry within 10,000 parts (for docs/tests)."""
+    total, size = 0, base
+    for _ in range(MAX_PARTS):
+        size = next_part_size(size, total)
+        total += size
+    return total
+
+
+class _Body:
+    """A zero-copy request body over part of a buffer.
+
+    http.client/urllib3 call read(blocksize) in a loop; returning the whole
+    remaining view at once sends a part with one sendall() instead of
+    hundreds. seek/tell let botocore rewind it for a retry.
+    """
+
+    __slots__ = ("_mv", "_pos")
+
+    def __init__(self, mv):
+        self._mv = mv
+        self._pos = 0
+
+    def __len__(self):
+        return len(self._mv) - self._pos
+
+    def read(self, n=-1):
+        mv = self._mv[self._pos:]
+        self._pos = len(self._mv)
+        return mv
+
+    def seek(self, pos, whence=0):
+        self._pos = pos if whence == 0 else (self._pos + pos if whence == 1 else len(self._mv) + pos)
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+
+class _BufferPool:
+    """At most `limit` page-aligned buffers; smaller ones are dropped when parts grow."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self._free = []
+        self._count = 0
+        self._cv = threading.Condition()
+
+    def acquire(self, size, limit, failed):
+        with self._cv:
+            self.limit = limit
+            while True:
+                if failed():
+                    return None
+                while self._free:
+                    buf = self._free.pop()
+                    if len(buf) >= size:
+                        return buf
+                    self._count -= 1
+                    buf.close()
+                if self._count < self.limit:
+                    self._count += 1
+                    return mmap.mmap(-1, size)
+                # a timeout keeps the main thread responsive to signals
+                self._cv.wait(0.2)
+
+    def release(self, buf):
+        with self._cv:
+            self._free.append(buf)
+            self._cv.notify()
+
+    def wake(self):
+        with self._cv:
+            self._cv.notify_all()
+
+    def close(self):
+        with self._cv:
+            for b in self._free:
+                try:
+                    b.close()
+                except BufferError:
+                    pass    # a view still referenced (e.g. by a traceback): the GC frees it later
+            self._free.clear()
+
+
+class _Source:
+    """readinto() over anything with readinto() or read()."""
+
+    def __init__(self, src):
+        self._readinto = getattr(src, "readinto", None)
+        self._read = getattr(src, "read", None)
+        if self._readinto is None and self._read is None:
+            raise TypeError("upload source needs readinto() or read()")
+
+    def readinto(self, mv):
+        if self._readinto is not None:
+            n = self._readinto(mv)
+            return 0 if n is None else n
+        data = self._read(len(mv))
+        n = len(data)
+        mv[:n] = data
+        return n
+
+
+class _Progress:
+    def __init__(self, enabled, what):
+        self.enabled = enabled
+        self.what = what
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def update(self, nbytes, parts, final=False):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not final and now - self.last < 0.5:
+            return
+        self.last = now
+        rate = nbytes / max(now - self.t0, 1e-6) / MiB
+        sys.stderr.write(f"\r{self.what}: {nbytes / MiB:,.1f} MiB, {parts} parts, {rate:,.1f} MiB/s ")
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+class _Uploader:
+    """One upload: the calling thread reads and gates, worker threads checksum and send parts."""
+
+    def __init__(self, src, bucket, key, *, s3, framed, expected_size, part_size, concurrency,
+                 checksum_algorithm, overwrite, metadata, progress, record):
+        self.src = _Source(src)
+        self.bucket, self.key, self.s3 = bucket, key, s3
+        self.url = aws.s3_url(bucket, key)
+        self.framed = framed
+        self.expected = expected_size
+        self.part_size = choose_part_size(expected_size, part_size)
+        self.grow = expected_size is None and part_size is None
+        self.concurrency = max(1, int(concurrency or DEFAULT_CONCURRENCY))
+        self.algo = checksums.get(checksum_algorithm)
+        self.overwrite = overwrite
+        self.metadata = dict(metadata or {})
+        self.progress = _Progress(progress, self.url)
+        self.rec = record
+        self.gate = None
+        self.head = b""
+        self.total = 0
+        self.upload_id = None
+        self.parts = {}            # part number -> (etag, crc, size)
+        self.part_sizes = []
+        self.jobs = queue.Queue()
+        self.error = None          # first worker failure
+        self.cancelled = threading.Event()
+        self.lock = threading.Lock()
+        self.workers = []
+        self.pool = _BufferPool(self.concurrency + 1)
+
+    # -- reading ---------------------------------------------------------
+    def _fill(self, buf, want):
+        """Read up to `want` bytes into buf; returns (n, eof). Feeds the gate."""
+        mv = memoryview(buf)
+        n = 0
+        try:
+            while n < want:
+                got = self.src.readinto(mv[n : min(want, n + READ_CHUNK)])
+                if not got:
+                    return n, True
+                if self.total == 0 and n < len(framing.MAGIC):
+                    self.head = bytes(mv[: min(n + got, len(framing.MAGIC))])
+                    if self.framed is None and len(self.head) == len(framing.MAGIC):
+                        self._detect(self.head)
+                        if self.gate is not None and n:
+                            self.gate.feed(mv[:n])    # bytes read before the magic was complete
+                if self.gate is not None:
+                    self.gate.feed(mv[n : n + got])
+                n += got
+                if self.expected is not None and self.total + n > self.expected:
+                    raise errors.DataError(
+                        f"input is longer than the expected size of {self.expected} bytes")
+                if self.error is not None:
+                    raise self.error
+            return n, False
+        finally:
+            mv.release()
+
+    def _detect(self, first):
+        self.framed = framing.looks_framed(first)
+        if self.framed:
+            self.gate = framing.FrameGate()
+
+    def _check_end(self):
+        """At EOF: is the input whole? Raises with status `truncated` when not."""
+        if self.total == 0 and not self.framed and self.expected != 0:
+            # An upstream that died before writing anything looks exactly like this.
+            raise errors.NoInputError(
+                f"empty input: not creating an empty {self.url} (pass --expected-size 0 to allow it)")
+        if self.framed is None:          # ended before the magic could be seen
+            if framing.MAGIC.startswith(self.head):
+                raise errors.KitIOError("stream truncated inside the header", status="truncated")
+            self.framed = False
+        if self.gate is not None:
+            try:
+                self.gate.finish()
+            except errors.DataError as e:
+                raise errors.KitIOError(e.message, status="truncated") from None
+        if self.expected is not None and self.total != self.expected:
+            raise errors.KitIOError(
+                f"input ended after {self.total} of the expected {self.expected} bytes", status="truncated")
+
+    # -- parts -----------------------------------------------------------
+    def _limit(self, size):
+        return max(2, min(self.concurrency + 1, BUFFER_CAP // size))
+
+    def _start_workers(self, n):
+        for i in range(n):
+            t = threading.Thread(target=self._worker, name=f"s3put-part-{i}", daemon=True)
+            t.start()
+            self.workers.append(t)
+
+    def _worker(self):
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            number, buf, size = job
+            try:
+                if not self.cancelled.is_set() and self.error is None:
+                    self._send_part(number, buf, size)
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread
+                with self.lock:
+                    if self.error is None:
+                        self.error = aws.as_kit_error(e, f"UploadPart {number} of {self.url}")
+                self.pool.wake()
+            finally:
+                self.pool.release(buf)
+                self.jobs.task_done()
+
+    def _send_part(self, number, buf, size):
+        mv = memoryview(buf)[:size]
+        try:
+            crc = self.algo.compute(mv)
+            b64 = self.algo.b64(crc)
+            delay = RETRY_BASE_DELAY
+            for attempt in range(PART_RETRIES + 1):
+                try:
+                    resp = self.s3.upload_part(
+                        Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number,
+                        Body=_Body(mv), ContentLength=size, **{self.algo.param: b64})
+                    break
+                except Exception as e:  # noqa: BLE001 - retried or re-raised below
+                    err = aws.as_kit_error(e, f"UploadPart {number} of {self.url}")
+                    if (attempt == PART_RETRIES or self.cancelled.is_set()
+                            or err.code not in (errors.TEMPFAIL, errors.UNAVAILABLE)):
+                        raise
+                    time.sleep(delay)
+                    delay *= 2
+            with self.lock:
+                self.parts[number] = (resp["ETag"], crc, size)
+        finally:
+            mv.release()
+
+    # -- the whole upload -------------------------------------------------
+    def run(self):
+        size = self.part_size
+        # With a small expected size, one spare byte in the buffer proves the input is not longer.
+        first = self.pool.acquire(size if self.expected is None else min(size, self.expected + 1),
+                                  self._limit(size), lambda: False)
+        self._start_gate_if_forced()
+        n, eof = self._fill(first, len(first))
+        self.total = n
+        if eof:
+            # Whole input fits in one part: one PutObject, no multipart state to clean.
+            self._check_end()
+            return self._put_single(first, n)
+        return self._multipart(first, n)
+
+    def _start_gate_if_forced(self):
+        if self.framed:
+            self.gate = framing.FrameGate()
+
+    def _put_single(self, buf, n):
+        mv = memoryview(buf)[:n]
+        try:
+            crc = self.algo.compute(mv)
+            kw = {self.algo.param: self.algo.b64(crc), "ChecksumAlgorithm": self.algo.name}
+            if not self.overwrite:
+                kw["IfNoneMatch"] = "*"
+            if self.metadata:
+                kw["Metadata"] = self.metadata
+            try:
+                resp = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=_Body(mv),
+                                          ContentLength=n, **kw)
+            except Exception as e:  # noqa: BLE001
+                raise self._aws_error(e, "PutObject") from None
+        finally:
+            mv.release()
+        self.part_sizes = [n]
+        self.parts = {1: (resp.get("ETag"), crc, n)}
+        return self._finish_ok(resp, crc, 1)
+
+    def _aws_error(self, exc, action):
+        code = aws.error_code(exc)
+        if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            return errors.ExistsError(f"{self.url} already exists (pass --overwrite to replace it)")
+        return aws.as_kit_error(exc, f"{action} {self.url}")
+
+    def _multipart(self, first, n):
+        kw = {"ChecksumAlgorithm": self.algo.name, "ChecksumType": "FULL_OBJECT"}
+        if self.metadata:
+            kw["Metadata"] = self.metadata
+        try:
+            resp = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **kw)
+        except Exception as e:  # noqa: BLE001
+            raise self._aws_error(e, "CreateMultipartUpload") from None
+        self.upload_id = resp["UploadId"]
+        if self.rec is not None:
+            self.rec["upload_id"] = self.upload_id
+        self._start_workers(self.concurrency)
+        size = self.part_size
+        number = 1
+        buf, got, eof = first, n, False
+        while True:
+            self.jobs.put((number, buf, got))
+            if not self.part_sizes or self.part_sizes[-1] != got:
+                self.part_sizes.append(got)
+            self.progress.update(self.total, number)
+            if eof:
+                break
+            size = next_part_size(size, self.total, grow=self.grow)
+            buf = self.pool.acquire(size, self._limit(size), lambda: self.error is not None)
+            if buf is None:
+                raise self.error
+            got, eof = self._fill(buf, size)
+            if got == 0 and eof:
+                self.pool.release(buf)
+                break
+            number += 1
+            if number > MAX_PARTS:
+                raise errors.KitIOError(
+                    f"input exceeds {MAX_PARTS} parts; pass --expected-size so the part size fits",
+                    status="failed")
+            self.total += got
+        self._check_end()
+        self._wait_parts()
+        return self._complete(number)
+
+    def _wait_parts(self):
+        while True:
+            if self.error is not None:
+                raise self.error
+            if self.jobs.unfinished_tasks == 0:
+                break
+            time.sleep(0.01)
+        if self.error is not None:
+            raise self.error
+
+    def _complete(self, count):
+        if len(self.parts) != count:
+            raise errors.KitError(f"internal error: {len(self.parts)} of {count} parts uploaded")
+        crc, plist = 0, []
+        for i in range(1, count + 1):
+            etag, pcrc, psize = self.parts[i]
+            crc = self.algo.combine(crc, pcrc, psize) if i > 1 else pcrc
+            plist.append({"PartNumber": i, "ETag": etag, self.algo.param: self.algo.b64(pcrc)})
+        kw = {self.algo.param: self.algo.b64(crc), "ChecksumType": "FULL_OBJECT",
+              "MpuObjectSize": self.total}
+        if not self.overwrite:
+            kw["IfNoneMatch"] = "*"
+        try:
+            resp = self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                MultipartUpload={"Parts": plist}, **kw)
+        except Exception as e:  # noqa: BLE001
+            raise self._aws_error(e, "CompleteMultipartUpload") from None
+        self.upload_id = None      # completed: nothing to abort any more
+        return self._finish_ok(resp, crc, count)
+
+    def _finish_ok(self, resp, crc, count):
+        rec = self.rec
+        local = self.algo.b64(crc)
+        rec.update(bytes=self.total, parts=count, part_sizes=list(self.part_sizes),
+                   etag=(resp.get("ETag") or "").strip('"') or None, version_id=resp.get("VersionId"),
+                   checksum_algorithm=self.algo.name, checksum_type="FULL_OBJECT", checksum=local,
+                   framed=bool(self.framed), frames=self.gate.frames if self.gate else None)
+        self.progress.update(self.total, count, final=True)
+        self._verify(local, resp.get("VersionId"))
+        return rec
+
+    def _verify(self, local, version_id):
+        """Read back size and checksum; the emulator accepts wrong checksums, so the client checks."""
+        kw = {"ChecksumMode": "ENABLED"}
+        if version_id and version_id != "null":
+            kw["VersionId"] = version_id
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=self.key, **kw)
+        except Exception as e:  # noqa: BLE001
+            raise aws.as_kit_error(e, f"HeadObject {self.url} (verifying the upload)") from None
+        remote = (head.get(self.algo.param) or "").split("-")[0] or None
+        size = head.get("ContentLength")
+        if remote == local and size == self.total:
+            self.rec["checksum_verified"] = True
+            return
+        what = (f"size {size} != {self.total}" if size != self.total
+                else f"{self.algo.name} {remote} != local {local}")
+        msg = f"{self.url}: uploaded object does not match what was sent ({what})"
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key, **({"VersionId": version_id}
+                                  if version_id and version_id != "null" else {}))
+            msg += "; the bad object was deleted"
+        except Exception as e:  # noqa: BLE001
+            msg += f"; deleting it failed ({aws.error_code(e) or type(e).__name__}): delete it by hand"
+        raise errors.DataError(msg, status="checksum_mismatch")
+
+    # -- failure ----------------------------------------------------------
+    def abort(self):
+        """Stop workers, then AbortMultipartUpload (twice if a part raced the first abort)."""
+        self.cancelled.set()
+        try:
+            while True:
+                self.jobs.get_nowait()
+                self.jobs.task_done()
+        except queue.Empty:
+            pass
+        for _ in self.workers:
+            self.jobs.put(None)
+        self.pool.wake()
+        if self.upload_id is None:
+            return None
+        note = self._abort_once()
+        deadline = time.monotonic() + 15
+        for t in self.workers:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if note is None:
+            self._abort_once()     # a part in flight during the first abort may have landed
+        return note
+
+    def _abort_once(self):
+        try:
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+            return None
+        except Exception as e:  # noqa: BLE001 - reported in the one-line error
+            code = aws.error_code(e)
+            if code in ("NoSuchUpload", "404"):
+                return None
+            hint = LIFECYCLE_HINT.format(bucket=self.bucket, key=self.key)
+            if code in aws._DENIED:
+                return f"abort of multipart upload {self.upload_id} was denied ({code}): {hint}"
+            return (f"abort of multipart upload {self.upload_id} failed "
+                    f"({code or type(e).__name__}): {hint}")
+
+    def close(self):
+        for _ in self.workers:
+            self.jobs.put(None)
+        self.pool.close()
+
+
+class _DeferSignals:
+    """While aborting, a second SIGINT/SIGTERM must not cut the abort short:
+    remember it and re-raise once the abort is done (main thread only)."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.getsignal(s)
+                signal.signal(s, self._note)
+        return self
+
+    def _note(self, signum, _frame):
+        self.signum = self.signum or signum
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        return False
+
+
+def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=None, concurrency=None,
+           checksum_algorithm=None, overwrite=False, metadata=None, progress=False, record=None):
+    """Upload everything `src` yields to s3://bucket/key; returns the finished status record.
+
+    On any failure (including KeyboardInterrupt/Interrupted) the multipart
+    upload is aborted first, then a KitError is raised whose `.record` is the
+    finished failure record.
+    """
+    rec = record if record is not None else status.new_record("s3-put-sts")
+    rec.update(bucket=bucket, key=key)
+    rec.setdefault("upload_id", None)
+    up = None
+    try:
+        up = _Uploader(src, bucket, key, s3=s3, framed=framed, expected_size=expected_size,
+                       part_size=part_size, concurrency=concurrency, checksum_algorithm=checksum_algorithm,
+                       overwrite=overwrite, metadata=metadata, progress=progress, record=rec)
+        rec["checksum_algorithm"] = up.algo.name
+        result = up.run()
+        status.finish(rec, "ok", 0)
+        rec["aborted"] = False
+        return result
+    except BaseException as exc:  # noqa: BLE001 - every failure aborts, then is re-raised as KitError
+        err = as_failure(exc, aws.s3_url(bucket, key))
+        with _DeferSignals() as deferred:
+            note = up.abort() if up is not None else None
+        if deferred.signum and not isinstance(err, errors.Interrupted):
+            err = errors.Interrupted(deferred.signum)
+        aborted = up is not None and rec.get("upload_id") is not None and note is None
+        message = err.message + (f"; {note}" if note else "")
+        if up is not None:
+            rec.update(bytes=up.total, parts=len(up.parts) or None, part_sizes=list(up.part_sizes) or None,
+                       framed=up.framed, frames=up.gate.frames if up.gate else None)
+        rec["aborted"] = aborted
+        status.finish(rec, err.status, err.code, message)
+        final = errors.KitError(message, code=err.code, status=err.status, record=rec)
+        if isinstance(err, errors.Interrupted):
+            final = errors.Interrupted(err.signum)
+            final.message = message
+            final.record = rec
+        raise final from None
+    finally:
+        if up is not None:
+            up.close()
+
+
+def as_failure(exc, url, doing="uploading"):
+    """Any exception from a transfer attempt as a KitError with the right code."""
+    if isinstance(exc, errors.KitError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):
+        return errors.Interrupted(signal.SIGINT)
+    if isinstance(exc, BrokenPipeError):
+        return errors.KitIOError(f"broken pipe while {doing} {url}")
+    if isinstance(exc, OSError):
+        return errors.KitIOError(f"I/O error while {doing} {url}: {exc.strerror or exc}")
+    return aws.as_kit_error(exc, f"{doing} {url}")
+
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": MiB, "MB": MiB, "MIB": MiB,
+          "G": GiB, "GB": GiB, "GIB": GiB, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
+
+
+def parse_size(text, what="size"):
+    """'123', '8M', '8MiB', '1.5GiB' -> bytes (binary units); None stays None."""
+    if text is None:
+        return None
+    t = str(text).strip().upper().replace(" ", "")
+    num = t.rstrip("KMGTIB")
+    unit = t[len(num):]
+    try:
+        value = float(num) if "." in num else int(num)
+    except ValueError:
+        value = None
+    if value is None or unit not in _UNITS or value < 0:
+        raise errors.UsageError(f"{what}: not a size: {text!r} (e.g. 1048576, 8MiB, 2GiB)")
+    return int(value * _UNITS[unit])
+
+
+def parse_metadata(pairs):
+    """['k=v', ...] -> {k: v}; S3 user metadata keys are ASCII and case-insensitive."""
+    out = {}
+    for p in pairs or ():
+        k, sep, v = p.partition("=")
+        k = k.strip()
+        if not sep or not k or not k.isascii() or not v.isascii() or any(c in k for c in " :\t\r\n"):
+            raise errors.UsageError(f"--metadata: expected K=V with ASCII key and value, got {p!r}")
+        out[k.lower()] = v
+    return out
+
+
+PIPE_SIZE = 1 * MiB     # F_SETPIPE_SZ: fewer, larger reads from the upstream process
+
+
+def enlarge_pipe(fd, size=PIPE_SIZE):
+    """Grow a pipe's kernel buffer (Linux); silently a no-op for files, ttys, other OSes."""
+    import fcntl
+    import stat
+
+    try:
+        if stat.S_ISFIFO(__import__("os").fstat(fd).st_mode):
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except OSError:
+        pass
+
+
+def stdin_source():
+    """Unbuffered stdin: readinto() straight into the part buffers, no extra copy."""
+    raw = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
+    enlarge_pipe(raw.fileno())
+    return raw

@@ -1,0 +1,560 @@
+"""One-shot transfer: authz -> read -> encrypt -> gated upload -> checksum -> metrics/notify.
+
+Everything runs in one process from the same library code as the filters, so
+`transfer` with many files and the Hadoop Streaming mapper pay the set-up
+(config, STS credentials, AWS clients, keyring, identity) once. `Transfer.one`
+never raises for a per-file failure: it returns the file's status record.
+
+Destination mapping (docs in README): without an explicit DEST an object goes
+to s3://BUCKET/PREFIX/<source path>, where <source path> is the path part of
+the source URL without its leading '/' (the cluster authority is dropped):
+`hdfs://nn:8020/data/q3.csv` and `/data/q3.csv` both map to PREFIX/data/q3.csv.
+An explicit DEST ending in '/' (or a bare bucket) gets the source's base name.
+
+Object metadata carries the source fingerprint (path, length, mtime), the key
+ID, the stream ID and the format version. A later run that finds the same
+fingerprint at DEST reports `skipped`; that is what makes mapper retries and
+speculative attempts idempotent.
+"""
+
+import getpass
+import inspect
+import os
+import socket
+import urllib.parse
+
+from . import errors, framing, status
+
+TOOL = "transfer"
+
+# x-amz-meta-* names (S3 lower-cases them); values are ASCII (paths percent-encoded).
+META_SRC = "h2s3-src"
+META_LENGTH = "h2s3-src-length"
+META_MTIME = "h2s3-src-mtime"
+META_KEY_ID = "h2s3-key-id"
+META_STREAM_ID = "h2s3-stream-id"
+META_FORMAT = "h2s3-format"
+FINGERPRINT = (META_SRC, META_LENGTH, META_MTIME)
+
+
+# ---------------------------------------------------------------- naming
+
+def check_src(src):
+    src = str(src)
+    if not src or src.startswith("-"):
+        raise errors.UsageError(f"refusing source {src!r}: empty, or could be read as an option")
+    if "\n" in src or "\0" in src:
+        raise errors.UsageError("refusing a source path containing a newline or NUL")
+    return src
+
+
+def source_path(src):
+    """The path part of a source (hdfs://, viewfs://, file:// or a bare path)."""
+    parsed = urllib.parse.urlsplit(src)
+    path = parsed.path if parsed.scheme else src
+    return urllib.parse.unquote(path) if parsed.scheme == "file" else path
+
+
+def parse_s3_url(url):
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise errors.UsageError(f"not an s3://BUCKET/KEY URL: {url!r}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def dest_for(src, dest=None, *, bucket=None, prefix=""):
+    """-> (bucket, key) for a source, per the mapping in the module docstring."""
+    path = source_path(src)
+    if dest:
+        b, key = parse_s3_url(dest)
+        if not key or key.endswith("/"):
+            base = path.rstrip("/").rsplit("/", 1)[-1]
+            if not base:
+                raise errors.UsageError(f"cannot name an object after source {src!r}")
+            key += base
+        return b, key
+    if not bucket:
+        raise errors.ConfigError("no destination: give DEST or set `bucket` in the config")
+    rel = path.lstrip("/")
+    if not rel:
+        raise errors.UsageError(f"cannot name an object after source {src!r}")
+    prefix = (prefix or "").strip("/")
+    return bucket, f"{prefix}/{rel}" if prefix else rel
+
+
+def fingerprint(src, stat):
+    """The metadata that says which version of which source an object holds."""
+    return {
+        META_SRC: urllib.parse.quote(str(src), safe="/:@+,=~"),
+        META_LENGTH: str(int(stat.length)),
+        META_MTIME: str(stat.mtime),
+    }
+
+
+def same_fingerprint(meta, fp):
+    return all((meta or {}).get(k) == fp[k] for k in FINGERPRINT)
+
+
+def summarize(records):
+    """Counts and bytes over a batch of status records (for the end-of-run line)."""
+    out = {"files": 0, "ok": 0, "skipped": 0, "failed": 0, "bytes": 0, "src_bytes": 0, "by_status": {}}
+    for r in records:
+        out["files"] += 1
+        st = r.get("status")
+        out["by_status"][st] = out["by_status"].get(st, 0) + 1
+        if st in ("ok", "skipped"):
+            out[st] += 1
+        else:
+            out["failed"] += 1
+        if st == "ok":
+            out["bytes"] += r.get("bytes") or 0
+            out["src_bytes"] += r.get("src_bytes") or 0
+    return out
+
+
+def exit_code(records):
+    """0 when every file is ok or skipped, else the first failure's code."""
+    for r in records:
+        if status.is_failure(r):
+            return r.get("exit_code") or 1
+    return 0
+
+
+# ---------------------------------------------------------------- shared set-up
+
+class Setup:
+    """Config, sessions, clients, keyring and identity, each built once on first use.
+
+    Shared by transfer and verify (and the mapper through Transfer)."""
+
+    def __init__(self, config=None, *, config_prefix=None, key_file=None, role_arn=None,
+                 assume_role=True, session=None, region=None, hadoop_cmd=None, concurrency=None):
+        self._config = config
+        self.config_prefix = config_prefix
+        self.key_file = key_file
+        self._role_arn = role_arn
+        self.assume_role = assume_role
+        self._base = session
+        self._region = region
+        self.hadoop_cmd = hadoop_cmd
+        self.concurrency = concurrency
+        self._session = self._s3 = self._keyring = self._identity = None
+        self.session_name = None
+
+    @property
+    def config(self):
+        if self._config is None:
+            from . import config as config_mod
+
+            self._config = config_mod.load_config(self.config_prefix, session=self._base)
+        return self._config
+
+    @property
+    def region(self):
+        return self._region or self.config.get("region")
+
+    @property
+    def role_arn(self):
+        return self._role_arn or self.config.get("role_arn")
+
+    @property
+    def base_session(self):
+        if self._base is None:
+            from . import aws
+
+            self._base = aws.base_session(region=self.region)
+        return self._base
+
+    @property
+    def session(self):
+        """The session S3 calls use: the config's role through STS, unless told not to."""
+        if self._session is None:
+            if not self.assume_role:
+                self._session = self.base_session
+            else:
+                role = self.role_arn
+                if not role:
+                    raise errors.ConfigError(
+                        "no role to assume: set `role_arn` in the config, pass --role-arn, "
+                        "or --no-assume-role on a host already running in the target role")
+                from . import sts
+
+                self.session_name = sts.session_name()
+                kw = {"base": self.base_session, "session_name": self.session_name, "region": self.region}
+                ext = self.config.get("role_external_id")
+                if ext and "external_id" in inspect.signature(sts.assumed_session).parameters:
+                    kw["external_id"] = ext
+                self._session = sts.assumed_session(role, **kw)
+        return self._session
+
+    @property
+    def s3(self):
+        if self._s3 is None:
+            from . import aws
+
+            conc = self.concurrency or self.config.int("concurrency") or 8
+            self._s3 = aws.s3_client(self.session, concurrency=conc, region=self.region)
+        return self._s3
+
+    @property
+    def keyring(self):
+        if self._keyring is None:
+            from . import keyring
+
+            cfg = None if self.key_file else self.config
+            self._keyring = keyring.load_keyring(key_file=self.key_file, config=cfg,
+                                                 session=None if self.key_file else self.base_session)
+        return self._keyring
+
+    @property
+    def identity(self):
+        if self._identity is None:
+            from . import identity
+
+            self._identity = identity.lookup()
+        return self._identity
+
+
+def _head(s3, bucket, key):
+    """Object metadata, or None when there is no object."""
+    from . import aws
+
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except Exception as e:  # noqa: BLE001 - mapped below
+        if aws.error_code(e) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise aws.as_kit_error(e, f"HeadObject s3://{bucket}/{key}") from None
+
+
+class _HeaderPeek:
+    """Serves a ciphertext stream unchanged after reading just enough of it to
+    parse the header, so the stream ID can go into the object's metadata."""
+
+    def __init__(self, inner):
+        from . import fastio
+
+        self._readinto = fastio.reader_of(inner)
+        buf = bytearray()
+        chunk = bytearray(64 * 1024)
+        while True:
+            n = self._readinto(memoryview(chunk))
+            if not n:
+                raise errors.DataError("encryptor produced no stream header")
+            buf += chunk[:n]
+            hdr, _used = framing.parse_header(buf)
+            if hdr is not None:
+                break
+        self.header = hdr
+        self._pending = memoryview(bytes(buf))
+
+    def readinto(self, mv):
+        if self._pending:
+            n = min(len(mv), len(self._pending))
+            mv[:n] = self._pending[:n]
+            self._pending = self._pending[n:]
+            return n
+        return self._readinto(mv)
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = 1 << 20
+        buf = bytearray(n)
+        got = self.readinto(memoryview(buf))
+        return bytes(buf[:got])
+
+
+# ---------------------------------------------------------------- the transfer
+
+class Transfer:
+    """authz -> read -> encrypt -> gated upload -> checksum -> metrics/notify, per file.
+
+    Use as a context manager (or call `finish()`) so metrics are flushed and
+    the notification summary is sent once at the end."""
+
+    def __init__(self, config=None, *, config_prefix=None, key_file=None, role_arn=None,
+                 assume_role=True, session=None, region=None, hadoop_cmd=None,
+                 policy=None, allowed_groups=None, frame_size=None, threads=None,
+                 part_size=None, concurrency=None, checksum_algorithm=None,
+                 metrics=True, notify=None, tool=TOOL, progress=False, setup=None):
+        self.setup = setup or Setup(config, config_prefix=config_prefix, key_file=key_file,
+                                    role_arn=role_arn, assume_role=assume_role, session=session,
+                                    region=region, hadoop_cmd=hadoop_cmd, concurrency=concurrency)
+        self._policy = policy
+        self._allowed_groups = allowed_groups
+        self.frame_size = frame_size or framing.DEFAULT_FRAME_SIZE
+        self.threads = threads
+        self._part_size = part_size
+        self._concurrency = concurrency
+        self.checksum_algorithm = checksum_algorithm
+        self.want_metrics = metrics
+        self.notify_mode = notify          # None: the config's notify_on; "none": off
+        self.tool = tool
+        self.progress = progress
+        self._decisions = {}
+        self._metrics = self._notifier = None
+        self._monitoring_ready = False
+        self.records = []
+        self.user = None
+        self.host = socket.gethostname()
+
+    # -- configuration resolved lazily (the config may come from SSM)
+    @property
+    def config(self):
+        return self.setup.config
+
+    @property
+    def policy(self):
+        return self._policy or self.config.get("authz_policy") or "group"
+
+    @property
+    def allowed_groups(self):
+        if self._allowed_groups is not None:
+            return tuple(self._allowed_groups)
+        return tuple(self.config.list("allowed_groups"))
+
+    @property
+    def part_size(self):
+        return self._part_size or self.config.int("part_size")
+
+    @property
+    def concurrency(self):
+        return self._concurrency or self.config.int("concurrency")
+
+    def dest_for(self, src, dest=None):
+        return dest_for(src, dest, bucket=self.config.get("bucket"), prefix=self.config.get("prefix", ""))
+
+    # -- authz, batched
+    def authorize(self, srcs):
+        """Decide for every source not decided yet in one batch (one JVM for HDFS paths)."""
+        from . import authz
+
+        todo = [s for s in dict.fromkeys(srcs) if s not in self._decisions]
+        if todo:
+            decisions = authz.check_paths(todo, self.setup.identity, policy=self.policy,
+                                          allowed_groups=self.allowed_groups,
+                                          hadoop_cmd=self.setup.hadoop_cmd)
+            for d in decisions:
+                self._decisions[d.path] = d
+            for s, d in zip(todo, decisions):
+                self._decisions.setdefault(s, d)
+        return {s: self._decisions[s] for s in srcs if s in self._decisions}
+
+    prepare = authorize   # the mapper's name for "authorize this batch"
+
+    # -- monitoring: never fatal
+    def _monitoring(self):
+        if self._monitoring_ready:
+            return
+        self._monitoring_ready = True
+        try:
+            cfg = self.config
+            session = self.setup.base_session
+        except errors.KitError:
+            return
+        if not cfg.prefix:
+            return   # no config (key file, explicit DEST): nothing says where to report
+        if self.want_metrics:
+            from . import metrics
+
+            dims = {"Pipeline": cfg.value("pipeline")}
+            try:
+                self._metrics = metrics.Metrics(session, cfg.value("cloudwatch_namespace"), dims, prog=self.tool)
+            except errors.KitError as e:
+                _warn(f"metrics disabled: {e.message}")
+        mode = self.notify_mode or cfg.get("notify_on") or "default"
+        topic = cfg.get("sns_topic_arn")
+        if mode != "none" and topic:
+            from . import notifications
+
+            try:
+                self._notifier = notifications.Notifier(session, topic, mode, prog=self.tool,
+                                                        pipeline=cfg.value("pipeline"))
+            except errors.KitError as e:
+                _warn(f"notifications disabled: {e.message}")
+
+    def _report(self, rec):
+        self.records.append(rec)
+        self._monitoring()
+        for sink in (self._metrics, self._notifier):
+            if sink is not None:
+                try:
+                    sink.add(rec)
+                except Exception as e:  # noqa: BLE001 - monitoring must never fail a transfer
+                    _warn(f"monitoring: {type(e).__name__}: {e}")
+        return rec
+
+    def finish(self):
+        """Flush metrics and send the notification summary; never raises."""
+        self._monitoring()
+        if self._metrics is not None:
+            try:
+                self._metrics.flush()
+            except Exception as e:  # noqa: BLE001
+                _warn(f"metrics: {type(e).__name__}: {e}")
+        if self._notifier is not None:
+            try:
+                self._notifier.finish()
+            except Exception as e:  # noqa: BLE001
+                _warn(f"notify: {type(e).__name__}: {e}")
+        return summarize(self.records)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()
+        return False
+
+    # -- files
+    def many(self, items, force=False):
+        """Transfer (src) or (src, dest) items in sequence, authz batched; -> records.
+
+        Yields each record as soon as it is final (callers stream them out)."""
+        pairs = [(i, None) if isinstance(i, str) else (i[0], i[1] if len(i) > 1 else None) for i in items]
+        good = []
+        for src, _d in pairs:
+            try:
+                good.append(check_src(src))
+            except errors.KitError:
+                pass
+        if good:
+            try:
+                self.authorize(good)
+            except errors.Interrupted:
+                raise
+            except errors.KitError:
+                pass   # each file's own check reports it
+        for src, dest in pairs:
+            yield self.one(src, dest, force=force)
+
+    def one(self, src, dest=None, force=False):
+        """One file; -> its finished status record. Per-file failures are
+        recorded, never raised; an interruption (SIGINT/SIGTERM) is raised
+        with the finished record attached as `.record`."""
+        if self.user is None:
+            try:
+                self.user = self.setup.identity.name
+            except errors.KitError:
+                self.user = _login_name()
+        rec = status.new_record(self.tool, src=str(src), user=self.user, host=self.host,
+                                src_bytes=None, src_mtime=None, stream_id=None)
+        try:
+            self._one(rec, src, dest, force)
+        except errors.Interrupted as e:
+            _finish_failed(rec, e)
+            e.record = rec
+            self._report(rec)
+            raise
+        except errors.KitError as e:
+            _finish_failed(rec, e)
+        except Exception as e:  # noqa: BLE001 - one broken file must not end the batch
+            _finish_failed(rec, errors.KitError(f"{type(e).__name__}: {e}"))
+        return self._report(rec)
+
+    def _one(self, rec, src, dest, force):
+        from . import hdfs, s3put, streamfmt
+
+        src = check_src(src)
+        bucket, key = self.dest_for(src, dest)
+        rec.update(bucket=bucket, key=key)
+
+        decision = self.authorize([src])[src]
+        stat = getattr(decision, "stat", None)
+        if not decision.allowed:
+            code = getattr(decision, "code", None) or errors.NOPERM
+            word = "denied" if code == errors.NOPERM else _status_word(code)
+            raise errors.KitError(f"{src}: {decision.reason}", code=code, status=word)
+        if stat is None or getattr(stat, "is_dir", False):
+            raise errors.NoInputError(f"{src}: not a regular file")
+        rec.update(src_bytes=int(stat.length), src_mtime=stat.mtime)
+        fp = fingerprint(src, stat)
+
+        s3 = self.setup.s3
+        rec.update(role_arn=self.setup.role_arn if self.setup.assume_role else None,
+                   session_name=self.setup.session_name)
+        if not force and self._skip_if_same(rec, s3, bucket, key, fp):
+            return
+
+        key_id, master = self.setup.keyring.active()
+        rec["key_id"] = key_id
+        with hdfs.open_source(src, expected_length=int(stat.length), hadoop_cmd=self.setup.hadoop_cmd) as source:
+            enc = streamfmt.EncryptingReader(source, key_id, master, frame_size=self.frame_size,
+                                             threads=self.threads)
+            peek = _HeaderPeek(enc)
+            rec["stream_id"] = peek.header.stream_id.hex()
+            meta = dict(fp)
+            meta.update({META_KEY_ID: key_id, META_STREAM_ID: rec["stream_id"],
+                         META_FORMAT: str(framing.VERSION)})
+            try:
+                up = s3put.upload(peek, bucket, key, s3=s3, framed=True, part_size=self.part_size,
+                                  concurrency=self.concurrency, checksum_algorithm=self.checksum_algorithm,
+                                  overwrite=force, metadata=meta, progress=self.progress, record=rec)
+            except errors.Interrupted:
+                raise
+            except errors.KitError as e:
+                _merge(rec, e.record)
+                if e.code == errors.CANTCREAT and not force:
+                    # Another attempt (a speculative map task) created it meanwhile: if it holds
+                    # this very source version, the file is done.
+                    rec.update(status="started", finished=None)
+                    if self._skip_if_same(rec, s3, bucket, key, fp):
+                        return
+                raise
+        _merge(rec, up)
+        summary = getattr(enc, "summary", None) or {}
+        if summary.get("bytes_in") is not None and summary["bytes_in"] != int(stat.length):
+            # open_source checks this too; a second look costs nothing.
+            raise errors.KitIOError(f"{src}: read {summary['bytes_in']} bytes, expected {stat.length}")
+        rec["xxh3_128"] = summary.get("xxh3_128")
+        rec["key_id"] = key_id
+        status.finish(rec, "ok", 0)
+
+    def _skip_if_same(self, rec, s3, bucket, key, fp):
+        head = _head(s3, bucket, key)
+        if head is None:
+            return False
+        meta = head.get("Metadata") or {}
+        if not same_fingerprint(meta, fp):
+            raise errors.ExistsError(
+                f"s3://{bucket}/{key} exists and holds another version of the source "
+                f"(length {meta.get(META_LENGTH, '?')}, mtime {meta.get(META_MTIME, '?')}); --force replaces it",
+                status="exists")
+        rec.update(key_id=meta.get(META_KEY_ID), stream_id=meta.get(META_STREAM_ID),
+                   version_id=head.get("VersionId"), etag=(head.get("ETag") or "").strip('"') or None,
+                   bytes=head.get("ContentLength"))
+        status.finish(rec, "skipped", 0)
+        return True
+
+
+def _merge(rec, other):
+    """Take the uploader's fields (etag, parts, checksum, ...) into our record."""
+    if not other or other is rec:
+        return
+    keep = {"tool", "src", "started", "_t0", "user", "host"}
+    for k, v in other.items():
+        if k not in keep and v is not None:
+            rec[k] = v
+
+
+def _status_word(code):
+    return {errors.NOINPUT: "no_input", errors.IOERR: "io_error", errors.UNAVAILABLE: "unavailable",
+            errors.NOUSER: "unknown_user", errors.CONFIG: "config_error", errors.TEMPFAIL: "temporary_failure",
+            errors.DATAERR: "bad_data"}.get(code, "failed")
+
+
+def _finish_failed(rec, err):
+    status.finish(rec, err.status, err.code, err.message)
+
+
+def _login_name():
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return str(os.geteuid())
+
+
+def _warn(msg):
+    import sys
+
+    print(f"transfer: warning: {msg}", file=sys.stderr, flush=True)

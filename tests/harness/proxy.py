@@ -1,0 +1,135 @@
+"""A small TCP proxy on 127.0.0.1 that misbehaves on purpose.
+
+Put its URL in AWS_ENDPOINT_URL in front of the moto server to make the
+network fail in ways a real one does: `cut` resets a connection once it has
+carried N request bytes (a connection reset mid-part), `corrupt` flips one
+byte of the request stream (what S3's checksum header exists to catch).
+Each fault fires a bounded number of times, then the proxy just forwards.
+Loopback only: it binds 127.0.0.1 and forwards to a 127.0.0.1 URL.
+"""
+
+import socket
+import struct
+import threading
+import urllib.parse
+
+
+class FaultyProxy:
+    def __init__(self, target_url, *, cut_after=None, cuts=0, corrupt_at=None, corruptions=0):
+        u = urllib.parse.urlparse(target_url)
+        if u.hostname not in ("127.0.0.1", "localhost"):
+            raise ValueError("the test proxy forwards to loopback only")
+        self.target = (u.hostname, u.port)
+        self.cut_after, self.cuts_left = cut_after, cuts
+        self.corrupt_at, self.corruptions_left = corrupt_at, corruptions
+        self.cuts_done = self.corruptions_done = self.connections = 0
+        self._lock = threading.Lock()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._stop = False
+        self._conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._stop:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=30)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self.connections += 1
+                self._conns += [client, upstream]
+            threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump_down, args=(upstream, client), daemon=True).start()
+
+    def _take(self, what):
+        with self._lock:
+            left = getattr(self, what + "_left")
+            if left <= 0:
+                return False
+            setattr(self, what + "_left", left - 1)
+            return True
+
+    def _pump_up(self, src, dst):
+        """Client -> server, where the faults are injected."""
+        seen = 0
+        cut = corrupt = None
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if cut is None and self.cut_after is not None and seen + len(data) > self.cut_after:
+                    cut = self._take("cuts")
+                    if cut:
+                        # forward part of it, then RST both sides: a reset mid-request
+                        dst.sendall(data[: max(0, self.cut_after - seen)])
+                        with self._lock:
+                            self.cuts_done += 1
+                        self._reset(src, dst)
+                        return
+                if corrupt is None and self.corrupt_at is not None and seen + len(data) > self.corrupt_at:
+                    corrupt = self._take("corruptions")
+                    if corrupt:
+                        i = self.corrupt_at - seen
+                        data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+                        with self._lock:
+                            self.corruptions_done += 1
+                seen += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._half_close(dst)
+
+    def _pump_down(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._half_close(dst)
+
+    @staticmethod
+    def _half_close(s):
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _reset(*socks):
+        for s in socks:
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop = True
+        self._sock.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,153 @@
+"""Real Linux users and groups for tests, and a way to run the toolkit as them.
+
+Needs root (CI runs as root); otherwise tests that use it skip with the reason.
+Names get a random suffix and are removed at the end of the session. The
+toolkit is run from the venv under test when every folder on the way to it is
+readable by others; otherwise from a non-editable install in a world-readable
+fallback venv, built once per session.
+"""
+
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+TOOLS = ("useradd", "userdel", "groupadd", "groupdel", "setpriv")
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def others_can_read(path):
+    """True if every folder from / down to path is r+x for others (and path itself readable)."""
+    p = Path(os.path.realpath(path))
+    for d in [*reversed(p.parents), p]:
+        mode = d.stat().st_mode
+        need = 0o005 if stat.S_ISDIR(mode) else 0o004
+        if mode & need != need:
+            return False
+    return True
+
+
+def skip_reason():
+    if os.geteuid() != 0:
+        return "needs root to create real Linux users and groups (CI runs as root)"
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        return f"missing user-management tools: {', '.join(missing)}"
+    return None
+
+
+def _sh(*argv):
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def _venv_usable_by_others(bindir):
+    import hdfs2s3kit
+
+    pkg = Path(hdfs2s3kit.__file__).parent
+    exe = Path(bindir) / "python"
+    return all(others_can_read(p) for p in (exe, os.path.realpath(exe), pkg / "__init__.py",
+                                            Path(bindir) / "authz-check"))
+
+
+def _checkout_root():
+    import hdfs2s3kit
+
+    root = Path(hdfs2s3kit.__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").exists() else None
+
+
+def build_fallback_venv(base):
+    """A venv others can run: /usr/bin/python3 -m venv + a non-editable pip install of the checkout."""
+    src = _checkout_root()
+    if src is None or not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.skip("the venv under test is not readable by other users and no fallback can be built "
+                    f"(need {SYSTEM_PYTHON} and the source checkout)")
+    venv = Path(base) / "venv"
+    _sh(SYSTEM_PYTHON, "-m", "venv", str(venv))
+    _sh(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(src))
+    for d, dirs, files in os.walk(venv):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode | (0o005 if os.path.isdir(p) else 0o004))
+    return str(venv / "bin")
+
+
+class LinuxUsers:
+    """Create users/groups on demand by label; `name(label)` gives the real name."""
+
+    def __init__(self, bindir, home):
+        self.tag = secrets.token_hex(3)
+        self.bindir = bindir
+        self.home = home
+        self._users, self._groups = {}, {}
+
+    def group(self, label):
+        if label not in self._groups:
+            name = f"h2s{self.tag}{label}"[:32]
+            _sh("groupadd", name)
+            self._groups[label] = name
+        return self._groups[label]
+
+    def user(self, label, groups=()):
+        """A user (with its own primary group) in the given extra groups (labels)."""
+        if label not in self._users:
+            name = f"h2s{self.tag}{label}"[:32]
+            extra = [self.group(g) for g in groups]
+            _sh("useradd", "-M", "-N", "-g", self.group(f"{label}pg"), "-s", "/usr/sbin/nologin",
+                *(["-G", ",".join(extra)] if extra else []), name)
+            self._users[label] = name
+        return self._users[label]
+
+    def cmd(self, name):
+        return os.path.join(self.bindir, name)
+
+    def run(self, user, argv, *, input=None, env=None, timeout=300):
+        """Run argv as a real user (its own uid, gid and supplementary groups from NSS)."""
+        full_env = dict(os.environ, HOME=self.home)
+        full_env.pop("HDFS2S3_CONFIG", None)
+        full_env.update(env or {})
+        name = self._users.get(user, user)
+        return subprocess.run(["setpriv", f"--reuid={name}", f"--regid={self._primary(name)}", "--init-groups",
+                               "--", *map(str, argv)], input=input, env=full_env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+
+    @staticmethod
+    def _primary(name):
+        import pwd
+
+        return pwd.getpwnam(name).pw_gid
+
+    def cleanup(self):
+        for name in self._users.values():
+            subprocess.run(["userdel", name], stderr=subprocess.DEVNULL)
+        for name in self._groups.values():
+            subprocess.run(["groupdel", name], stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def linux_users():
+    why = skip_reason()
+    if why:
+        pytest.skip(why)
+    base = tempfile.mkdtemp(prefix="h2s-users-")
+    os.chmod(base, 0o755)
+    home = os.path.join(base, "home")
+    os.mkdir(home)
+    os.chmod(home, 0o1777)
+    bindir = os.path.dirname(sys.executable)
+    if os.environ.get("HDFS2S3_TEST_FALLBACK_VENV") or not _venv_usable_by_others(bindir):
+        bindir = build_fallback_venv(base)
+    users = LinuxUsers(bindir, home)
+    yield users
+    users.cleanup()
+    shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,129 @@
+"""`hdfs2s3kit map` as Hadoop Streaming runs it: a subprocess reading a listing on stdin,
+writing TSV on stdout and reporter: lines on stderr, against the local moto server."""
+
+import grp
+import os
+
+import pytest
+import xxhash
+
+from test_map_support import BUCKET, counters, kit  # noqa: F401 - kit is a fixture
+
+
+def by_src(rows):
+    return {r["src"]: r for r in rows}
+
+
+def test_three_input_forms_land_where_they_say(kit):
+    a, b, c, d = kit.make_files(4)
+    lines = [a,                                   # SRC
+             f"{b}\ts3://{BUCKET}/explicit/b.enc",  # SRC<TAB>DEST
+             f"0\t{c}",                           # OFFSET<TAB>SRC (NLineInputFormat)
+             f"117\t{d}\ts3://{BUCKET}/explicit/d.enc"]
+    rc, rows, err = kit.map(lines, "--run-id", "forms")
+    assert rc == 0, err
+    got = {r["src"]: r["dest"] for r in rows}
+    assert got == {a: f"s3://{BUCKET}/{kit.key_for(a)}", b: f"s3://{BUCKET}/explicit/b.enc",
+                   c: f"s3://{BUCKET}/{kit.key_for(c)}", d: f"s3://{BUCKET}/explicit/d.enc"}
+    keys = set(kit.objects("").keys())
+    assert {kit.key_for(a), "explicit/b.enc", kit.key_for(c), "explicit/d.enc"} <= keys
+    assert not any(k.startswith("landing/117") or k.startswith("landing/0") for k in keys)
+
+
+def test_tsv_and_counters_describe_each_file(kit):
+    urls = kit.make_files(3, size=5000)
+    rc, rows, err = kit.map(urls, "--run-id", "counters")
+    assert rc == 0, err
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    for r in rows:
+        data = open(r["src"][len("file://"):], "rb").read()
+        assert int(r["bytes"]) == len(data)
+        assert r["xxh3_128"] == xxhash.xxh3_128_hexdigest(data)
+        assert float(r["seconds"]) > 0 and r["message"] == ""
+    c = counters(err)
+    assert c["files_ok"] == 3 and "files_failed" not in c
+    assert c["bytes"] == sum(int(r["bytes"]) for r in rows)
+    uploaded = sum(o["Size"] for o in kit.objects().values())
+    assert c["bytes_uploaded"] == uploaded > c["bytes"]   # ciphertext framing on top of the data
+
+
+def test_heartbeat_reports_a_long_file_while_it_runs(kit):
+    (big,) = kit.make_files(1, size=24 * 1024 * 1024, name="big")
+    rc, rows, err = kit.map([big], "--run-id", "hb", "--heartbeat", "0.05", timeout=300)
+    assert rc == 0, err
+    beats = [ln for ln in err.splitlines() if ln.startswith("reporter:status:") and big in ln]
+    assert len(beats) >= 2, err
+    assert rows[0]["status"] == "ok"
+
+
+def test_a_failing_file_does_not_stop_the_others(kit):
+    good = kit.make_files(3)
+    missing = "file://" + str(kit.src_dir / "gone.bin")
+    lines = [good[0], missing, good[1], "-rf", good[2]]
+    rc, rows, err = kit.map(lines, "--run-id", "mixed")
+    assert rc == 66, err          # the first failed file's code: no input
+    st = {r["src"]: r["status"] for r in rows}
+    assert [st[g] for g in good] == ["ok"] * 3
+    assert st[missing] == "no_input" and st["-rf"] == "usage"
+    assert by_src(rows)[missing]["message"]
+    c = counters(err)
+    assert c["files_ok"] == 3 and c["files_failed"] == 2
+    assert set(kit.objects()) == {kit.key_for(g) for g in good}
+    assert "reporter:status:done: 3 ok, 0 skipped, 0 denied, 2 failed" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file a group the user is not in")
+def test_a_denied_file_is_counted_as_denied_and_not_uploaded(kit):
+    ok, secret = kit.make_files(2)
+    other = next(g for g in grp.getgrall() if g.gr_gid != 0 and "root" not in g.gr_mem)
+    os.chown(secret[len("file://"):], -1, other.gr_gid)
+    rc, rows, err = kit.map([ok, secret], "--run-id", "denied")
+    assert rc == 77, err
+    assert by_src(rows)[secret]["status"] == "denied"
+    c = counters(err)
+    assert c["files_ok"] == 1 and c["files_denied"] == 1
+    assert kit.key_for(secret) not in kit.objects()
+
+
+def test_a_retried_task_skips_what_is_done_and_finishes_the_rest(kit):
+    urls = kit.make_files(4)
+    late = kit.src_dir / "late.bin"
+    lines = urls + ["file://" + str(late)]
+    rc, rows, err = kit.map(lines, "--run-id", "retry")
+    assert rc == 66
+    before = {k: (o["ETag"], o["LastModified"]) for k, o in kit.objects().items()}
+    late.write_bytes(b"arrived later")
+    rc, rows, err = kit.map(lines, "--run-id", "retry")
+    assert rc == 0, err
+    assert [r["status"] for r in rows] == ["skipped"] * 4 + ["ok"]
+    after = {k: (o["ETag"], o["LastModified"]) for k, o in kit.objects().items()}
+    assert {k: after[k] for k in before} == before          # nothing re-sent
+    s = kit.summary("retry")
+    assert (s["files"], s["ok"], s["failed"]) == (5, 5, 0)  # the failure was retried successfully
+
+
+def test_a_changed_source_is_refused_not_clobbered(kit):
+    (url,) = kit.make_files(1)
+    assert kit.map([url], "--run-id", "v1")[0] == 0
+    open(url[len("file://"):], "ab").write(b"more")
+    rc, rows, err = kit.map([url], "--run-id", "v2")
+    assert rc == 73 and rows[0]["status"] == "exists", err
+    rc, rows, err = kit.map([url], "--run-id", "v3", "--force")
+    assert rc == 0 and rows[0]["status"] == "ok", err
+
+
+def test_two_concurrent_attempts_write_each_file_once(kit):
+    kit.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    urls = kit.make_files(20)
+    task = {"mapreduce_task_id": "task_local_0001_m_000000", "HDFS2S3_RUN_ID": "spec"}
+    envs = [dict(task, mapreduce_task_attempt_id=f"attempt_local_0001_m_000000_{n}") for n in (0, 1)]
+    (rc0, rows0, err0), (rc1, rows1, err1) = kit.concurrent_maps(urls, envs)
+    assert (rc0, rc1) == (0, 0), err0[-2000:] + err1[-2000:]
+    rows = [by_src(rows0), by_src(rows1)]
+    for u in urls:
+        assert sorted([rows[0][u]["status"], rows[1][u]["status"]]) == ["ok", "skipped"], u
+    print("ok per attempt:", [sum(r["status"] == "ok" for r in rr.values()) for rr in rows])
+    versions = kit.s3.list_object_versions(Bucket=BUCKET, Prefix="landing/tmp/")["Versions"]
+    assert sorted(v["Key"] for v in versions) == sorted(kit.key_for(u) for u in urls)  # one version each
+    s = kit.summary("spec")
+    assert (s["attempts"], s["files"], s["ok"], s["entries"], s["distinct_entries"]) == (2, 20, 20, 40, 40)

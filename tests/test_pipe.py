@@ -1,0 +1,82 @@
+"""bin/hdfs2s3-pipe: the transfer as a pipeline of the filters; right exit status, never a partial object."""
+
+import os
+import subprocess
+import sys
+
+from test_transfer_support import BUCKET, PIPE, records
+
+BIN = os.path.dirname(sys.executable)
+# `hadoop fs -cat` that dies midway: the real FsShell's bytes, cut short, then a failure exit.
+FAILING_HADOOP = """#!/bin/bash
+if [ "$1" = fs ] && [ "$2" = -cat ]; then
+  "{real}" "$@" | head -c {cut}
+  echo "cat: Connection reset by peer (test: reader killed midway)" >&2
+  exit 1
+fi
+exec "{real}" "$@"
+"""
+
+
+def pipe(kit, src, dest, env=None):
+    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), **(env or {}))
+    return subprocess.run([PIPE, src, dest], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+
+
+def test_pipe_uploads_a_file_that_decrypts_to_the_source(kit, tmp_path):
+    data = os.urandom(300_000)
+    src = tmp_path / "p.bin"
+    src.write_bytes(data)
+    r = pipe(kit, f"file://{src}", f"s3://{BUCKET}/pipe/p.bin")
+    assert r.returncode == 0, r.stderr
+    (rec,) = records(r.stdout)
+    assert rec["status"] == "ok" and rec["key"] == "pipe/p.bin" and rec["framed"] is True
+    assert kit.decrypt("pipe/p.bin") == data
+    meta = kit.s3.head_object(Bucket=BUCKET, Key="pipe/p.bin")["Metadata"]
+    assert meta["h2s3-src"] == f"file://{src}" and meta["h2s3-format"] == "1"
+
+
+def test_pipe_stops_at_a_denied_source_and_uploads_nothing(kit, tmp_path):
+    kit.set_config("allowed_groups", "h2s-no-such-company-group")
+    src = tmp_path / "d.csv"
+    src.write_bytes(b"secret")
+    r = pipe(kit, f"file://{src}", f"s3://{BUCKET}/pipe/d.csv")
+    assert r.returncode == 77
+    assert b"not an allowed group" in r.stderr
+    assert kit.objects() == [] and kit.open_uploads() == []
+
+
+def test_pipe_with_a_missing_source_exits_66(kit, tmp_path):
+    r = pipe(kit, f"file://{tmp_path}/absent", f"s3://{BUCKET}/pipe/absent")
+    assert r.returncode == 66
+    assert kit.objects() == []
+
+
+def test_pipe_refuses_a_source_that_looks_like_an_option(kit):
+    r = pipe(kit, "-rf", f"s3://{BUCKET}/x")
+    assert r.returncode == 2
+    assert r.stderr.decode().startswith("hdfs2s3-pipe: refusing source that starts with '-'")
+
+
+def test_pipe_reads_hdfs_through_the_real_hadoop_client(kit, hadoop, hdfs_dir):
+    hpath, local = hdfs_dir
+    data = os.urandom(2_000_000)
+    (local / "events.bin").write_bytes(data)
+    r = pipe(kit, f"{hpath}/events.bin", f"s3://{BUCKET}/pipe/events.bin", env=hadoop.env())
+    assert r.returncode == 0, r.stderr
+    assert kit.decrypt("pipe/events.bin") == data
+
+
+def test_pipe_with_hadoop_cat_failing_midway_exits_nonzero_and_leaves_no_object(kit, hadoop, hdfs_dir, tmp_path):
+    hpath, local = hdfs_dir
+    (local / "big.bin").write_bytes(os.urandom(20 << 20))
+    wrapper = tmp_path / "hadoop-failing"
+    wrapper.write_text(FAILING_HADOOP.format(real=hadoop.cmd, cut=11 << 20))   # past the first 8 MiB part
+    wrapper.chmod(0o755)
+    r = pipe(kit, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/big.bin", env={"HADOOP_CMD": str(wrapper)})
+    assert r.returncode == 74, r.stderr
+    err = r.stderr.decode()
+    assert "hadoop fs -cat failed" in err
+    assert f"hdfs2s3-pipe: reading {hpath}/big.bin failed (exit 74); upload aborted, nothing stored" in err
+    assert kit.objects() == []
+    assert kit.open_uploads() == []

@@ -1,0 +1,159 @@
+"""`hdfs2s3kit transfer` end to end: real command, real local AWS, file:// sources."""
+
+import os
+
+import pytest
+import xxhash
+
+from test_transfer_support import BUCKET, key_for, records
+
+MiB = 1 << 20
+FRAME = MiB                     # the default frame size
+PART = 5 * MiB                  # S3's minimum part size
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("size", [0, 1, FRAME, 2 * PART + 12345],
+                         ids=["empty", "one-byte", "exactly-one-frame", "several-parts"])
+def test_transfer_stores_an_encrypted_object_that_decrypts_to_the_source(kit, tmp_path, size):
+    data = os.urandom(size)
+    src = _write(tmp_path / f"f{size}.bin", data)
+    r = kit.transfer(f"file://{src}", "--part-size", str(PART))
+    assert r.returncode == 0, r.stderr
+    (rec,) = records(r.stdout)
+    assert rec["status"] == "ok" and rec["exit_code"] == 0 and rec["error"] is None
+    assert (rec["bucket"], rec["key"]) == (BUCKET, key_for(src))
+    assert rec["src_bytes"] == size
+    assert rec["xxh3_128"] == xxhash.xxh3_128(data).hexdigest()
+    assert rec["key_id"] == "/hdfs2s3/t/keys/fernet:1"
+    assert rec["parts"] == (3 if size > 2 * PART else 1)
+    assert kit.decrypt(rec["key"]) == data
+    assert not kit.open_uploads()
+
+
+def test_object_metadata_records_source_fingerprint_key_and_format(kit, tmp_path):
+    src = _write(tmp_path / "q3.csv", b"a,b\n1,2\n")
+    r = kit.transfer(f"file://{src}")
+    assert r.returncode == 0, r.stderr
+    (rec,) = records(r.stdout)
+    meta = kit.s3.head_object(Bucket=BUCKET, Key=rec["key"])["Metadata"]
+    st = os.stat(src)
+    assert meta["h2s3-src"] == f"file://{src}"
+    assert meta["h2s3-src-length"] == "8"
+    assert float(meta["h2s3-src-mtime"]) == pytest.approx(st.st_mtime)
+    assert meta["h2s3-key-id"] == rec["key_id"]
+    assert meta["h2s3-format"] == "1"
+    assert meta["h2s3-stream-id"] == rec["stream_id"] and len(rec["stream_id"]) == 32
+
+
+def test_rerun_skips_a_file_already_there_and_force_sends_it_again(kit, tmp_path):
+    src = _write(tmp_path / "same.txt", b"hello\n" * 100)
+    first = records(kit.transfer(f"file://{src}").stdout)[0]
+    etag = kit.s3.head_object(Bucket=BUCKET, Key=first["key"])["ETag"]
+
+    r = kit.transfer(f"file://{src}")
+    assert r.returncode == 0, r.stderr
+    (again,) = records(r.stdout)
+    assert again["status"] == "skipped" and again["exit_code"] == 0
+    assert again["key_id"] == first["key_id"]
+    assert kit.s3.head_object(Bucket=BUCKET, Key=first["key"])["ETag"] == etag
+
+    r = kit.transfer(f"file://{src}", "--force")
+    assert r.returncode == 0, r.stderr
+    (forced,) = records(r.stdout)
+    assert forced["status"] == "ok"
+    # every stream has a fresh data key and IVs, so a real re-send changes the bytes
+    assert kit.s3.head_object(Bucket=BUCKET, Key=first["key"])["ETag"] != etag
+    assert kit.decrypt(first["key"]) == b"hello\n" * 100
+
+
+def test_changed_source_is_not_clobbered_without_force(kit, tmp_path):
+    src = _write(tmp_path / "grows.log", b"v1\n")
+    first = records(kit.transfer(f"file://{src}").stdout)[0]
+    src.write_bytes(b"v1\nv2\n")
+    r = kit.transfer(f"file://{src}")
+    assert r.returncode == 73
+    (rec,) = records(r.stdout)
+    assert rec["status"] == "exists"
+    assert "another version of the source" in rec["error"] and "--force" in rec["error"]
+    assert r.stderr.decode().startswith("transfer: exists: ")
+    assert kit.decrypt(first["key"]) == b"v1\n"
+
+    assert kit.transfer(f"file://{src}", "--force").returncode == 0
+    assert kit.decrypt(first["key"]) == b"v1\nv2\n"
+
+
+def test_file_outside_the_allowed_groups_is_denied_and_nothing_is_uploaded(kit, tmp_path):
+    kit.set_config("allowed_groups", "h2s-no-such-company-group")
+    src = _write(tmp_path / "secret.csv", b"x")
+    r = kit.transfer(f"file://{src}")
+    assert r.returncode == 77
+    (rec,) = records(r.stdout)
+    assert rec["status"] == "denied" and rec["exit_code"] == 77
+    assert "not an allowed group" in rec["error"]
+    assert kit.objects() == []
+
+
+def test_file_of_a_group_the_user_is_not_in_is_denied(kit, tmp_path, linux_users):
+    import grp
+
+    group = linux_users.group("locked")
+    ok = _write(tmp_path / "open.csv", b"fine")
+    locked = _write(tmp_path / "locked.csv", b"payroll")
+    os.chown(locked, -1, grp.getgrnam(group).gr_gid)
+    r = kit.transfer(f"file://{ok}", f"file://{locked}")
+    assert r.returncode == 77
+    recs = {os.path.basename(x["src"]): x for x in records(r.stdout)}
+    assert recs["open.csv"]["status"] == "ok"
+    assert recs["locked.csv"]["status"] == "denied"
+    assert f"not a member of the file's group {group}" in recs["locked.csv"]["error"]
+    assert kit.objects() == [key_for(ok)]
+
+
+def test_several_sources_from_a_listing_run_in_one_process_with_a_summary(kit, tmp_path):
+    a = _write(tmp_path / "a.txt", b"a" * 10)
+    b = _write(tmp_path / "b.txt", b"b" * 20)
+    listing = tmp_path / "listing.txt"
+    listing.write_text(f"file://{a}\nfile://{tmp_path}/missing.txt\nfile://{b}\ts3://{BUCKET}/elsewhere/b.txt\n")
+    r = kit.transfer("--from-file", str(listing))
+    recs = records(r.stdout)
+    assert [x["status"] for x in recs] == ["ok", "no_input", "ok"]
+    assert r.returncode == 66
+    assert "3 files: 2 ok, 0 skipped, 1 failed" in r.stderr.decode()
+    assert kit.objects() == ["elsewhere/b.txt", key_for(a)]
+    assert kit.decrypt("elsewhere/b.txt") == b"b" * 20
+
+
+def test_explicit_destination_prefix_takes_the_source_base_name(kit, tmp_path):
+    a = _write(tmp_path / "one.txt", b"1")
+    b = _write(tmp_path / "two.txt", b"2")
+    r = kit.transfer(f"file://{a}", f"file://{b}", f"s3://{BUCKET}/drop/")
+    assert r.returncode == 0, r.stderr
+    assert kit.objects() == ["drop/one.txt", "drop/two.txt"]
+
+
+def test_several_sources_with_a_single_object_destination_is_a_usage_error(kit, tmp_path):
+    r = kit.transfer(f"file://{tmp_path}/a", f"file://{tmp_path}/b", f"s3://{BUCKET}/one-object")
+    assert r.returncode == 2
+    assert b"several sources need a DEST ending in '/'" in r.stderr
+
+
+def test_source_that_looks_like_an_option_is_refused(kit):
+    r = kit.transfer("--", "-rf")
+    assert r.returncode == 2
+    (rec,) = records(r.stdout)
+    assert rec["status"] == "usage" and "could be read as an option" in rec["error"]
+    assert kit.objects() == []
+
+
+def test_missing_role_in_config_is_a_config_error(kit, tmp_path):
+    kit.ssm.delete_parameter(Name="/hdfs2s3/t/role_arn")
+    src = _write(tmp_path / "x", b"x")
+    r = kit.transfer(f"file://{src}")
+    assert r.returncode == 78
+    assert b"no role to assume" in r.stderr
+    assert kit.objects() == []
