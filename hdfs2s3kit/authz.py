@@ -120,6 +120,21 @@ def check_paths(paths, identity, *, policy="group", allowed_groups=(), hadoop_cm
     return out
 
 
+def check_iter(paths, identity, *, policy="group", allowed_groups=(), hadoop_cmd=None, batch_size=5000):
+    """Decisions for a stream of paths (e.g. a filter's stdin), one `-stat` JVM per batch_size
+    paths, yielded as each batch is decided."""
+    batch = []
+    for p in paths:
+        batch.append(p)
+        if len(batch) >= batch_size:
+            yield from check_paths(batch, identity, policy=policy, allowed_groups=allowed_groups,
+                                   hadoop_cmd=hadoop_cmd)
+            batch = []
+    if batch:
+        yield from check_paths(batch, identity, policy=policy, allowed_groups=allowed_groups,
+                               hadoop_cmd=hadoop_cmd)
+
+
 def policy_from_config(cfg, policy=None):
     """(policy, allowed_groups): an explicit policy wins over `authz_policy` in the config."""
     if cfg is None:

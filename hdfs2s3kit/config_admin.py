@@ -63,7 +63,7 @@ def value_problems(values):
           metrics.namespace_problem(values.get("cloudwatch_namespace")) or "")
     check("notify_on", lambda v: v in config.NOTIFY_MODES, f"one of {', '.join(config.NOTIFY_MODES)}")
     check("authz_policy", lambda v: v in ("group", "posix"), "group or posix")
-    check("part_size", positive_int(1, 5 * 1024**3), "a whole number of bytes, at most 5 GiB")
+    check("part_size", positive_int(5 * 1024**2, 5 * 1024**3), "a whole number of bytes, 5 MiB to 5 GiB (S3 limits)")
     check("concurrency", positive_int(1, 256), "a whole number from 1 to 256")
     check("fernet_key_version", positive_int(1, 10**9), "a key version number")
     check("prefix", lambda v: not v.startswith("/"), "must not start with '/'")
@@ -80,6 +80,9 @@ class Change:
 
     def line(self):
         show = (lambda v: config.MASK) if self.secret else repr
+        if self.name == "fernet_key_param" and self.action in ("change", "remove"):
+            return (f"~ {self.name}: {show(self.old)} -> {show(self.new or '(default)')}  "
+                    "WARNING: objects encrypted under the old parameter need it to decrypt")
         if self.action == "add":
             return f"+ {self.name} = {show(self.new)}" + (" (SecureString)" if self.secret else "")
         if self.action == "change":
@@ -94,13 +97,13 @@ def plan(current, desired):
     changes = []
     for name, new in desired.items():
         old, typ = current.get(name, (None, None))
+        # a value stays SecureString once it is one: never downgrade a secret
         secret = config.is_secret(name) or typ == "SecureString"
-        want_type = "SecureString" if config.is_secret(name) else "String"
         if new == "":
             action = "remove" if old is not None else "same"
         elif old is None:
             action = "add"
-        elif old != new or (typ and typ != want_type and typ != "SecureString"):
+        elif old != new or (secret and typ != "SecureString"):
             action = "change"
         else:
             action = "same"
@@ -109,7 +112,7 @@ def plan(current, desired):
 
 
 def prepare_push(prefix, text, *, source, session=None, allow_unknown=False):
-    """Read the template and SSM; validate the result. -> (ssm client, [Change])."""
+    """Read the template and SSM; validate the result. -> (ssm client, prefix, [Change])."""
     prefix = config.resolve_prefix(prefix)
     if prefix is None:
         raise errors.ConfigError(f"no config: pass --config PREFIX or set {config.ENV_VAR}")
@@ -125,7 +128,7 @@ def prepare_push(prefix, text, *, source, session=None, allow_unknown=False):
     bad = value_problems(desired)
     if bad:
         raise errors.ConfigError(f"{source}: invalid value(s): " + "; ".join(f"{k}: {w}" for k, w in bad.items()))
-    ssm = aws.client(session or aws.base_session(), "ssm")
+    ssm = aws.client(session or config.default_session(), "ssm")
     try:
         current = config.fetch_parameter_types(ssm, prefix)
     except Exception as e:  # noqa: BLE001
@@ -150,9 +153,9 @@ def apply(ssm, prefix, changes, *, kms_key_id=None):
         try:
             if c.action in ("add", "change"):
                 kw = {"Name": name, "Value": c.new, "Overwrite": c.action == "change",
-                      "Type": "SecureString" if config.is_secret(c.name) else "String",
+                      "Type": "SecureString" if c.secret else "String",
                       "Description": f"hdfs2s3kit: {config.KNOWN_KEYS.get(c.name, 'custom value')}"[:1024]}
-                if kms_key_id and kw["Type"] == "SecureString":
+                if kms_key_id and c.secret:
                     kw["KeyId"] = kms_key_id
                 ssm.put_parameter(**kw)
             elif c.action == "remove":
@@ -196,7 +199,7 @@ def show_rows(cfg):
 # -- check -------------------------------------------------------------
 def check(cfg, session=None):
     """Try each value for real. -> [(check, ok, detail)]; details never hold secrets."""
-    session = session or aws.base_session(region=cfg.get("region"))
+    session = session or aws.base_session(region=cfg.get("region") or config.default_session().region_name)
     rows = []
 
     def row(name, ok, detail):
@@ -212,7 +215,7 @@ def check(cfg, session=None):
     role_session = _check_role(cfg, session, row)
     _check_bucket(cfg, role_session or session, "as the role" if role_session else "with base credentials", row)
     _check_topic(cfg, session, row)
-    _check_key(cfg, session, row)
+    _check_key(cfg, row)
     ns = cfg.value("cloudwatch_namespace")
     problem = metrics.namespace_problem(ns)
     row("namespace", not problem, problem or ns)
@@ -280,15 +283,15 @@ def _check_topic(cfg, session, row):
     row("topic", True, f"{topic} exists")
 
 
-def _check_key(cfg, session, row):
+def _check_key(cfg, row):
     version = cfg.get("fernet_key_version")
     if not version:
         row("key", False, "no active key version: run `hdfs2s3kit keys create`")
         return
     kid = keys.key_id(cfg.key_param(), version)
-    try:
-        keys.probe(_client(session, "ssm"), cfg.key_param(), version)
-    except errors.KitError as e:
-        row("key", False, e.message)
+    try:  # the key lives in the config's SSM region (the environment's), like the config
+        keys.probe(_client(config.default_session(), "ssm"), cfg.key_param(), version)
+    except Exception as e:  # noqa: BLE001
+        row("key", False, _err(e, f"key {kid}"))
         return
     row("key", True, f"{kid} decrypts a probe")

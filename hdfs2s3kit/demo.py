@@ -232,7 +232,8 @@ def send_batch(srcs, *, force=False, allowed_groups=None, echo=True):
         for rec in t.many(srcs, force=force):
             out.append(rec)
             if echo:
-                say(f"   {rec['status']:<8} {_name(rec['src'])}" + (f"  ({rec['error']})" if rec.get("error") else ""))
+                say(f"   {rec['status']:<8} {_name(rec['src']):<16} -> "
+                    + (f"s3://{rec['bucket']}/{rec['key']}" if rec["status"] in ("ok", "skipped") else "nothing stored"))
     return out
 
 
@@ -261,7 +262,7 @@ def tamper_check(records):
     ok = [r for r in records if r["status"] in ("ok", "skipped") and r.get("src_bytes")]
     if len(ok) < 2:
         return None
-    victim, other = ok[0], ok[1]
+    victim, other = ok[-1], ok[0]   # the first file stays intact for "what to try next"
     s3 = boto3.session.Session(region_name=REGION).client("s3")
     meta = s3.head_object(Bucket=victim["bucket"], Key=victim["key"])["Metadata"]
     body = s3.get_object(Bucket=other["bucket"], Key=other["key"])["Body"].read()
@@ -309,21 +310,24 @@ def _name(src):
     return src.rsplit("/", 1)[-1]
 
 
-def next_steps(keep, env=None):
+def next_steps(keep, env=None, records=()):
     say("\n== What to try next")
-    if keep and env:
-        say("   The local AWS is still running. In another shell:")
+    sample = next((r for r in records if r["status"] in ("ok", "skipped")), None)
+    if keep and env and sample:
+        say("   The local AWS and the demo files stay until you press Ctrl-C. In another shell, from the checkout:")
         for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
-                  "HDFS2S3_CONFIG"):
+                  "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "HDFS2S3_CONFIG"):
             say(f"     export {k}={env[k]}")
+        src, url = sample["src"], f"s3://{sample['bucket']}/{sample['key']}"
+        say(f"     .venv/bin/hdfs2s3kit transfer {src}             # skipped: same fingerprint")
+        say(f"     .venv/bin/hdfs2s3kit transfer --force {src}     # sent again")
+        say(f"     .venv/bin/hdfs2s3kit verify {url} --against {src}")
+        say(f"     .venv/bin/s3-get-sts {url} | .venv/bin/fernet-decrypt | head")
+        say(f"     PATH=$PWD/.venv/bin:$PATH bin/hdfs2s3-pipe {src} s3://{BUCKET}/pipe/{_name(src)}")
     else:
-        say("   `.venv/bin/hdfs2s3kit demo --keep` leaves the local AWS running and prints its settings; then:")
-    say("     .venv/bin/hdfs2s3kit transfer file:///etc/hostname        # one file, status record on stdout")
-    say("     .venv/bin/hdfs2s3kit verify s3://hdfs2s3-demo/demo/etc/hostname --against file:///etc/hostname")
-    say("     bin/hdfs2s3-pipe file:///etc/hostname s3://hdfs2s3-demo/pipe/hostname   # the same, as a pipeline")
-    say("     echo hello | .venv/bin/fernet-encrypt | .venv/bin/fernet-decrypt")
-    say("   Against real AWS: README.md, 'Real AWS set-up' (IAM policy, lifecycle rule, SSM layout).")
-    say("   Tests: make test")
+        say("   .venv/bin/hdfs2s3kit demo --keep    # keep the local AWS running and get commands to try on it")
+        say("   .venv/bin/hdfs2s3kit transfer --help; .venv/bin/hdfs2s3kit verify --help; bin/hdfs2s3-pipe")
+    say("   Real AWS: README.md, 'Real AWS set-up' (IAM policy, lifecycle rule, SSM layout). Tests: make test")
 
 
 # ---------------------------------------------------------------- main
@@ -392,7 +396,7 @@ def run(keep=False):
                 + (f": {'; '.join(s for s in subjects if s)}" if subjects else ""))
 
             if keep:
-                next_steps(True, local.env)
+                next_steps(True, local.env, records)
                 say("\n   Press Ctrl-C to stop the local AWS.")
                 try:
                     signal.pause()

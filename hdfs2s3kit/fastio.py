@@ -10,7 +10,6 @@ allocated once) and both pipes are enlarged to 1 MiB when they are pipes.
 import fcntl
 import io
 import mmap
-import os
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PIPE_SIZE = 1024 * 1024   # the largest size an unprivileged process may set by default

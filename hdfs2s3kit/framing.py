@@ -174,7 +174,12 @@ class FrameGate:
         return self._final_seen and self._skip == 0 and not self._pending
 
     def feed(self, data):
-        mv = memoryview(data).cast("B")
+        # Release our views even when raising: a caller's reusable bytearray stays
+        # resizable while a traceback holding this frame is alive.
+        with memoryview(data) as whole, whole.cast("B") as mv:
+            self._feed(mv)
+
+    def _feed(self, mv):
         self.bytes_seen += len(mv)
         i, n = 0, len(mv)
         while i < n:
@@ -195,10 +200,9 @@ class FrameGate:
                 continue
             if self._final_seen:
                 raise DataError(f"data after the final frame (frame {self.frames - 1})")
-            need = 4 - len(self._pending)
-            take = mv[i : i + need]
-            self._pending += take
-            i += len(take)
+            need = min(4 - len(self._pending), n - i)
+            self._pending += mv[i : i + need]
+            i += need
             if len(self._pending) == 4:
                 length, final = decode_prefix(bytes(self._pending), self.header.frame_size, self.frames)
                 del self._pending[:]

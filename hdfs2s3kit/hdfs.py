@@ -9,8 +9,11 @@ are glob-escaped so one argument can never expand into several entries.
 
 `open_source` never lets a failed read pass for a short file: the reader's
 exit status and the byte count are checked at EOF (74 otherwise).
+`open_checked` takes the expected length from `-stat`, run alongside the
+`-cat` so its JVM start costs no wall time.
 """
 
+import errno
 import fcntl
 import grp
 import io
@@ -76,7 +79,7 @@ def local_path(path):
     """file:///a/b, file:/a/b, file://localhost/a/b -> /a/b."""
     rest = path[len("file:"):]
     if rest.startswith("//"):
-        host, sep, tail = rest[2:].partition("/")
+        host, _, tail = rest[2:].partition("/")
         if host not in ("", "localhost"):
             raise errors.UsageError(f"{path}: file:// paths must be on this host")
         rest = "/" + tail
@@ -288,6 +291,7 @@ class _CheckedReader(io.RawIOBase):
         super().__init__()
         self.src = src
         self.expected_length = expected_length
+        self.stat = None  # the FileStat the length came from, when open_checked fetched it
         self.bytes_read = 0
         self._done = False
 
@@ -306,7 +310,27 @@ class _CheckedReader(io.RawIOBase):
     def readinto(self, b):
         if self._done:
             return 0
-        n = self._raw_readinto(b)
+        return self._account(self._raw_readinto(b))
+
+    def send_to(self, fd, count=1 << 20):
+        """Move up to count bytes straight into fd, inside the kernel (splice/sendfile), with the
+        same checks as readinto. None when this reader and fd cannot (nothing moved: use readinto)."""
+        if self._done:
+            return 0
+        try:
+            n = self._raw_send(fd, count)
+        except OSError as e:
+            if e.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                return None
+            if e.errno == errno.EPIPE:
+                raise
+            raise errors.KitIOError(f"reading {self.src}: {e.strerror}") from None
+        return self._account(n)
+
+    def _raw_send(self, fd, count):
+        raise OSError(errno.ENOSYS, "not supported")
+
+    def _account(self, n):
         if n:
             self.bytes_read += n
             self._poll_expected()
@@ -342,6 +366,9 @@ class LocalReader(_CheckedReader):
         except OSError as e:
             raise errors.KitIOError(f"reading {self.src}: {e.strerror}") from None
 
+    def _raw_send(self, fd, count):
+        return os.sendfile(fd, self._f.fileno(), None, count)
+
     def close(self):
         if not self.closed:
             self._f.close()
@@ -365,6 +392,8 @@ class _BackgroundStat:
             self._result = _parse_stat_output([self.path], self._proc.returncode, out, err)[self.path]
         except errors.KitError as e:
             self._result = e
+        except Exception as e:  # noqa: BLE001 - surfaces as the read's error, never a silent pass
+            self._result = errors.KitIOError(f"{self.path}: cannot read hadoop fs -stat output: {e}")
 
     def done(self):
         return not self._thread.is_alive()
@@ -387,7 +416,6 @@ class HadoopReader(_CheckedReader):
 
     def __init__(self, src, expected_length=None, hadoop_cmd=None, stat_alongside=False):
         super().__init__(src, expected_length)
-        self.stat = None
         argv = hadoop_argv(hadoop_cmd)
         self._bg = _BackgroundStat(argv, src) if stat_alongside else None
         # stderr to an anonymous file: no reader thread, no pipe to fill up and stall the JVM.
@@ -397,6 +425,8 @@ class HadoopReader(_CheckedReader):
                                 bufsize=0)
         except errors.KitError:
             self._err.close()
+            if self._bg is not None:
+                self._bg.cancel()
             raise
         self.pid = self._proc.pid
         self._fd = self._proc.stdout.fileno()
@@ -407,6 +437,9 @@ class HadoopReader(_CheckedReader):
 
     def _raw_readinto(self, b):
         return os.readv(self._fd, [b])
+
+    def _raw_send(self, fd, count):
+        return os.splice(self._fd, fd, count)
 
     def _take_stat(self, st):
         self._bg = None

@@ -46,6 +46,7 @@ class JobSpec:
         self.task_timeout_s = int(task_timeout_s)
         self.max_attempts = int(max_attempts)
         self.archive = _arg("--archive", archive)
+        self.output_given = bool(output)
         self.output = _arg("--output", output or f"hdfs2s3kit-out/{self.run_id}")
         self.config = _arg("--config", config) if config else None
         self.manifests = _arg("--manifests", manifests) if manifests else None
@@ -114,7 +115,7 @@ def streaming_argv(spec, jar=None, hadoop_cmd="hadoop"):
     return argv
 
 
-def spark_argv(spec, *, spark_submit="spark-submit", master="local[2]", python=None):
+def spark_argv(spec, *, spark_submit="spark-submit", master="local[2]", python=None, tsv=None):
     """`spark-submit spark_runner.py ...`: the same mapper through RDD.pipe, one
     process per partition of `lines_per_map` lines, started with an absolute
     interpreter path (pipe's child does not search a task-local PATH)."""
@@ -123,13 +124,26 @@ def spark_argv(spec, *, spark_submit="spark-submit", master="local[2]", python=N
     python = os.path.abspath(python or sys.executable)
     argv = [spark_submit, "--master", master, "--name", f"hdfs2s3kit-{spec.run_id}",
             "--conf", "spark.speculation=false",
+            "--conf", "spark.log.level=WARN",
+            "--conf", f"spark.ui.showConsoleProgress={'true' if _stderr_tty() else 'false'}",
             "--conf", f"spark.pyspark.python={python}",
             "--conf", f"spark.pyspark.driver.python={python}",
+            *(("--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1")
+              if master.startswith("local") else ()),
             os.path.abspath(spark_runner.__file__),
             "--input", spec.input, "--lines-per-map", str(spec.lines_per_map), "--run-id", spec.run_id]
-    if spec.output and not spec.output.startswith("hdfs2s3kit-out/"):
+    if spec.output_given:
         argv += ["--output", spec.output]
+    elif tsv:
+        argv += ["--tsv", tsv]
     return argv + ["--", python, "-m", "hdfs2s3kit.cli.main", "map", *mapper_args(spec)]
+
+
+def _stderr_tty():
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False
 
 
 def find_streaming_jar(explicit=None, env=None):
@@ -184,9 +198,41 @@ def find_spark_submit(explicit=None):
     return cand
 
 
-def execute(argv, env=None):
-    """Run the launcher with our stdin/stdout/stderr; its exit status is ours."""
+def spark_env(python, env=None):
+    """spark-submit finds its jars through SPARK_HOME, which it guesses with
+    whatever `python3` is first on PATH; point it at this interpreter's pyspark."""
+    env = dict(os.environ if env is None else env)
+    env.setdefault("PYSPARK_PYTHON", python)
+    env.setdefault("PYSPARK_DRIVER_PYTHON", python)
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # local mode: never bind a public address
+    if not env.get("SPARK_HOME"):
+        import importlib.util
+
+        spec = importlib.util.find_spec("pyspark")
+        if spec is not None and spec.origin:
+            env["SPARK_HOME"] = os.path.dirname(spec.origin)
+    return env
+
+
+def execute(argv, env=None, stdout=None):
+    """Run the launcher with our stdin/stderr (stdout unless redirected); its exit status is ours."""
     try:
-        return subprocess.run(argv, env=env).returncode
+        return subprocess.run(argv, env=env, stdout=stdout).returncode
     except FileNotFoundError:
         raise errors.UnavailableError(f"cannot run {argv[0]}: not found") from None
+
+
+def run_spark(argv, python, tsv, *, env=None, out=None):
+    """spark-submit merges the driver's stderr into its stdout, so its output goes
+    to our stderr as logs and the mappers' TSV comes back through the `tsv` file."""
+    out = out or sys.stdout
+    try:
+        rc = execute(argv, env=spark_env(python, env), stdout=sys.stderr.fileno())
+        if os.path.exists(tsv):
+            with open(tsv, encoding="utf-8") as f:
+                shutil.copyfileobj(f, out)
+            out.flush()
+        return rc
+    finally:
+        if os.path.exists(tsv):
+            os.unlink(tsv)

@@ -299,7 +299,9 @@ class Mapper:
                     self.counts[counter] += n
                     self.reporter.counter(counter, n)
         if status.is_failure(rec):
-            self.reporter.log(f"{rec.get('status')}: {rec.get('src')}: {_one_line(rec.get('error'))}")
+            err = _one_line(rec.get("error"))
+            where = "" if str(rec.get("src")) in err else f"{rec.get('src')}: "
+            self.reporter.log(f"{rec.get('status')}: {where}{err}")
             if not self.first_failure_code:
                 self.first_failure_code = rec.get("exit_code") or 1
         if self.manifest is not None:

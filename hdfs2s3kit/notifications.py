@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -90,7 +91,6 @@ class Notifier:
         self.buckets = set()
         self.failures = []            # the first MAX_LISTED failure records
         self.failure_count = 0
-        self.first_failure = None
         self.suppressed = 0           # per-record messages left out by max_each
         self._each_sent = 0
         self._session = session
@@ -114,7 +114,6 @@ class Notifier:
             self.bytes_ok += record["bytes"]
         if failed:
             self.failure_count += 1
-            self.first_failure = self.first_failure or record
             if len(self.failures) < MAX_LISTED:
                 self.failures.append(record)
         if self.mode == "always" or (failed and self.mode in ("default", "failure")):
@@ -252,6 +251,17 @@ def input_failure(error, status_word="bad_data", code=errors.DATAERR):
     return status.finish(rec, status_word, code, error)
 
 
+def _whole(fn, *args):
+    """Run fn with SIGINT/SIGTERM held, so a record is passed through and
+    reported, or neither; a held signal is taken right after."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        fn(*args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def relay(src, dst, sinks, *, prog="notify"):
     """Copy src to dst unchanged, line by line as it arrives, feeding each
     status record to every sink (`.add(record)`). A malformed line, a partial
@@ -286,37 +296,41 @@ def relay(src, dst, sinks, *, prog="notify"):
         res.problems.append(error)
         feed(input_failure(error, word), errors.DATAERR)
 
+    def handle(line, lineno):
+        write(line)
+        if not line.strip():
+            return
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            rec = None
+        if not isinstance(rec, dict) or not isinstance(rec.get("status"), str):
+            if not line.endswith(b"\n"):
+                problem(f"input ended inside a record (partial last line, {len(line)} bytes): "
+                        "the upstream command stopped mid-write", "truncated")
+            else:
+                problem(f"line {lineno} is not a JSON status record")
+            return
+        res.records += 1
+        code = rec.get("exit_code")
+        valid = isinstance(code, int) and not isinstance(code, bool) and 0 < code < 256
+        feed(rec, code if valid else 1)
+
     lineno = 0
     try:
         while True:
-            line = src.readline(MAX_LINE + 1)
+            line = src.readline(MAX_LINE + 1)   # signals are taken here, between records
             if not line:
                 break
             lineno += 1
-            write(line)
             if len(line) > MAX_LINE and not line.endswith(b"\n"):
                 while line and not line.endswith(b"\n"):
+                    _whole(write, line)
                     line = src.readline(MAX_LINE + 1)
-                    write(line)
-                problem(f"line {lineno} is longer than {MAX_LINE} bytes: not a status record")
+                _whole(write, line)
+                _whole(problem, f"line {lineno} is longer than {MAX_LINE} bytes: not a status record")
                 continue
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                rec = None
-            if not isinstance(rec, dict) or not isinstance(rec.get("status"), str):
-                if not line.endswith(b"\n"):
-                    problem(f"input ended inside a record (partial last line, {len(line)} bytes): "
-                            "the upstream command stopped mid-write", "truncated")
-                else:
-                    problem(f"line {lineno} is not a JSON status record")
-                continue
-            res.records += 1
-            code = rec.get("exit_code")
-            valid = isinstance(code, int) and not isinstance(code, bool) and 0 < code < 256
-            feed(rec, code if valid else 1)
+            _whole(handle, line, lineno)
         if res.records == 0 and not res.problems:
             problem("input ended without a complete status record (did the upstream command crash?)",
                     "truncated")

@@ -12,6 +12,8 @@ once and reused, because fresh multi-MiB allocations cost page faults and
 unaligned buffers make pipe reads slower.
 """
 
+import base64
+import hashlib
 import mmap
 import queue
 import signal
@@ -30,8 +32,8 @@ DEFAULT_PART_SIZE = 8 * MiB
 DEFAULT_CONCURRENCY = 6
 # Unknown length: the part size doubles whenever the bytes already read reach
 # GROWTH_PARTS parts of the current size (8 MiB up to 8 GiB, 16 MiB up to
-# 16 GiB, ...), so a stream never runs out of parts before ~26 TiB.
-GROWTH_PARTS = 1000
+# 16 GiB, ...), so a stream never runs out of parts before ~25 TiB.
+GROWTH_PARTS = 1024
 # Above this much buffer memory, fewer parts go up at once (big parts still
 # saturate a link with few streams); at least two buffers always exist.
 BUFFER_CAP = 1 * GiB
@@ -213,6 +215,7 @@ class _Uploader:
         self.rec = record
         self.gate = None
         self.head = b""
+        self.md5_hex = None        # single PUT only
         self.total = 0
         self.upload_id = None
         self.parts = {}            # part number -> (etag, crc, size)
@@ -264,7 +267,7 @@ class _Uploader:
             raise errors.NoInputError(
                 f"empty input: not creating an empty {self.url} (pass --expected-size 0 to allow it)")
         if self.framed is None:          # ended before the magic could be seen
-            if framing.MAGIC.startswith(self.head):
+            if self.head and framing.MAGIC.startswith(self.head):
                 raise errors.KitIOError("stream truncated inside the header", status="truncated")
             self.framed = False
         if self.gate is not None:
@@ -351,7 +354,11 @@ class _Uploader:
         mv = memoryview(buf)[:n]
         try:
             crc = self.algo.compute(mv)
-            kw = {self.algo.param: self.algo.b64(crc), "ChecksumAlgorithm": self.algo.name}
+            # Content-MD5 too: S3 rejects a body that does not match it (BadDigest), and
+            # the ETag of a plain single PUT is that MD5, which the read-back compares.
+            md5 = hashlib.md5(mv, usedforsecurity=False).digest()
+            kw = {self.algo.param: self.algo.b64(crc), "ChecksumAlgorithm": self.algo.name,
+                  "ContentMD5": base64.b64encode(md5).decode()}
             if not self.overwrite:
                 kw["IfNoneMatch"] = "*"
             if self.metadata:
@@ -365,6 +372,7 @@ class _Uploader:
             mv.release()
         self.part_sizes = [n]
         self.parts = {1: (resp.get("ETag"), crc, n)}
+        self.md5_hex = md5.hex()
         return self._finish_ok(resp, crc, 1)
 
     def _aws_error(self, exc, action):
@@ -466,11 +474,16 @@ class _Uploader:
             raise aws.as_kit_error(e, f"HeadObject {self.url} (verifying the upload)") from None
         remote = (head.get(self.algo.param) or "").split("-")[0] or None
         size = head.get("ContentLength")
-        if remote == local and size == self.total:
+        etag = (head.get("ETag") or "").strip('"')
+        # SSE-KMS ETags are not the MD5 of the content; only plain ones are compared.
+        etag_ok = (self.md5_hex is None or head.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse")
+                   or etag == self.md5_hex)
+        if remote == local and size == self.total and etag_ok:
             self.rec["checksum_verified"] = True
             return
         what = (f"size {size} != {self.total}" if size != self.total
-                else f"{self.algo.name} {remote} != local {local}")
+                else f"{self.algo.name} {remote} != local {local}" if remote != local
+                else f"ETag {etag} != local MD5 {self.md5_hex}")
         msg = f"{self.url}: uploaded object does not match what was sent ({what})"
         try:
             self.s3.delete_object(Bucket=self.bucket, Key=self.key, **({"VersionId": version_id}

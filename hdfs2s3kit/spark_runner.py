@@ -51,7 +51,9 @@ def main(argv=None):
     p.add_argument("--input", required=True, help="listing of sources, one per line")
     p.add_argument("--lines-per-map", type=int, default=200)
     p.add_argument("--run-id", required=True)
-    p.add_argument("--output", help="save the mapper's TSV here instead of printing it")
+    p.add_argument("--output", help="save the mapper's TSV with saveAsTextFile (a folder, any Hadoop FS)")
+    p.add_argument("--tsv", help="write the mapper's TSV to this local file (spark-submit merges the "
+                                 "driver's stderr into its stdout, so stdout cannot carry data)")
     p.add_argument("mapper", nargs=argparse.REMAINDER, help="-- MAPPER COMMAND...")
     a = p.parse_args(argv)
     mapper = a.mapper[1:] if a.mapper[:1] == ["--"] else a.mapper
@@ -61,14 +63,16 @@ def main(argv=None):
     from pyspark import SparkContext
 
     sc = SparkContext.getOrCreate()
-    sc.setLogLevel("WARN")
+    # A failing mapper makes Spark log Java stack traces; we print its one line instead.
+    sc.setLogLevel(os.environ.get("HDFS2S3_SPARK_LOG_LEVEL", "OFF"))
     try:
         out = pipe_mapper(sc, a.input, mapper, lines_per_map=a.lines_per_map, env={"HDFS2S3_RUN_ID": a.run_id})
         if a.output:
             out.saveAsTextFile(a.output)
         else:
-            for line in out.collect():
-                sys.stdout.write(line + "\n")
+            lines = out.collect()
+            with open(a.tsv, "w", encoding="utf-8") if a.tsv else _stdout() as f:
+                f.writelines(line + "\n" for line in lines)
         rc = 0
     except Exception as e:  # noqa: BLE001 - Py4J wraps the mapper's failure
         code = mapper_exit_code(e)
@@ -82,6 +86,14 @@ def main(argv=None):
     print(f"hdfs2s3kit job: run {a.run_id} finished (exit {rc}); summary: hdfs2s3kit report {a.run_id}",
           file=sys.stderr, flush=True)
     return rc
+
+
+class _stdout:
+    def __enter__(self):
+        return sys.stdout
+
+    def __exit__(self, *exc):
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

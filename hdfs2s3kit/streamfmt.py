@@ -16,6 +16,7 @@ Memory: (threads + 2) slots of two frame-sized buffers, whatever the input size.
 
 import base64
 import binascii
+import contextlib
 import hmac as _hmac
 import io
 import os
@@ -207,7 +208,8 @@ def _encrypt_chunks(src, key_id, key, frame_size, threads, summary, urandom=os.u
     signed = framing.header_signed_part(key_id, stream_id, frame_size)
     wrapped = seal_token(master, data_key + framing.header_binding(signed), iv=urandom(16), ts=int(now()))
     header = framing.encode_header(signed, wrapped)
-    summary.update(key_id=key_id, bytes_in=0, bytes_out=len(header), frames=0, xxh3_128=None)
+    summary.update(key_id=key_id, stream_id=stream_id.hex(), bytes_in=0, bytes_out=len(header), frames=0,
+                   xxh3_128=None)
     yield memoryview(header)
 
     fc = _FrameCipher(data_key, stream_id, frame_size)
@@ -262,10 +264,12 @@ def _encrypt_chunks(src, key_id, key, frame_size, threads, summary, urandom=os.u
 
 def encrypt_stream(src, dst, key_id, key, *, frame_size=DEFAULT_FRAME_SIZE, threads=None):
     """Encrypt everything from src to dst; -> summary dict
-    (key_id, bytes_in, bytes_out, frames, xxh3_128)."""
+    (key_id, stream_id (hex), bytes_in, bytes_out, frames, xxh3_128 (hex))."""
     summary = {}
-    for view in _encrypt_chunks(src, key_id, key, frame_size, threads, summary):
-        fastio.write_all(dst, view)
+    # closing(): stop the worker threads now, not at garbage collection, when a write fails.
+    with contextlib.closing(_encrypt_chunks(src, key_id, key, frame_size, threads, summary)) as chunks:
+        for view in chunks:
+            fastio.write_all(dst, view)
     return summary
 
 
@@ -308,9 +312,9 @@ def _decrypt_chunks(src, keyring, threads, summary):
     and EOF check out too."""
     threads = _check_threads(threads)
     readinto = fastio.reader_of(src)
-    summary.update(key_id=None, bytes_in=0, bytes_out=0, frames=0, xxh3_128=None)
+    summary.update(key_id=None, stream_id=None, bytes_in=0, bytes_out=0, frames=0, xxh3_128=None)
     hdr = _read_header(readinto, summary)
-    summary["key_id"] = hdr.key_id
+    summary.update(key_id=hdr.key_id, stream_id=hdr.stream_id.hex())
     fc = _FrameCipher(_unwrap(hdr, keyring), hdr.stream_id, hdr.frame_size)
     maxtok = framing.max_token_len(hdr.frame_size)
     free = _slots(threads + 2, maxtok, maxtok + 16)
@@ -385,8 +389,9 @@ def decrypt_stream(src, dst, keyring, *, threads=None):
     written only authenticated plaintext (possibly the frames before the failure:
     callers must honour the error, as consumers of the command its exit status)."""
     summary = {}
-    for view in _decrypt_chunks(src, keyring, threads, summary):
-        fastio.write_all(dst, view)
+    with contextlib.closing(_decrypt_chunks(src, keyring, threads, summary)) as chunks:
+        for view in chunks:
+            fastio.write_all(dst, view)
     return summary
 
 
@@ -432,7 +437,9 @@ class _ChunkReader(io.RawIOBase):
 
 class EncryptingReader(_ChunkReader):
     """The ciphertext of src as a file-like object (readinto/read); `.summary` is
-    complete after EOF. Used by the uploader to encrypt in-process."""
+    complete after EOF (its key_id and stream_id are set from the first read on).
+    Used by the uploader to encrypt in-process; close it (or use `with`) to stop
+    its worker threads early."""
 
     def __init__(self, src, key_id, key, *, frame_size=DEFAULT_FRAME_SIZE, threads=None):
         summary = {}

@@ -17,6 +17,7 @@ fingerprint at DEST reports `skipped`; that is what makes mapper retries and
 speculative attempts idempotent.
 """
 
+import contextlib
 import getpass
 import inspect
 import os
@@ -125,29 +126,45 @@ def exit_code(records):
 class Setup:
     """Config, sessions, clients, keyring and identity, each built once on first use.
 
-    Shared by transfer and verify (and the mapper through Transfer)."""
+    Shared by transfer and verify (and the mapper through Transfer). A set-up
+    step that fails for good (no config, role not assumable, unknown user) is
+    remembered, so a batch of 1,000 files reports it 1,000 times without
+    asking AWS 1,000 times; temporary failures are tried again."""
+
+    _LASTING = (errors.CONFIG, errors.NOPERM, errors.NOUSER, errors.USAGE, errors.NOINPUT)
 
     def __init__(self, config=None, *, config_prefix=None, key_file=None, role_arn=None,
                  assume_role=True, session=None, region=None, hadoop_cmd=None, concurrency=None):
-        self._config = config
         self.config_prefix = config_prefix
         self.key_file = key_file
         self._role_arn = role_arn
         self.assume_role = assume_role
-        self._base = session
         self._region = region
         self.hadoop_cmd = hadoop_cmd
         self.concurrency = concurrency
-        self._session = self._s3 = self._keyring = self._identity = None
         self.session_name = None
+        self._built = {"config": config, "base_session": session}
+
+    def _once(self, name, build):
+        value = self._built.get(name)
+        if isinstance(value, errors.KitError):
+            raise value
+        if value is None:
+            try:
+                value = build()
+            except errors.KitError as e:
+                if e.code in self._LASTING:
+                    self._built[name] = e
+                raise
+            self._built[name] = value
+        return value
 
     @property
     def config(self):
-        if self._config is None:
-            from . import config as config_mod
+        from . import config as config_mod
 
-            self._config = config_mod.load_config(self.config_prefix, session=self._base)
-        return self._config
+        return self._once("config", lambda: config_mod.load_config(self.config_prefix,
+                                                                   session=self._built.get("base_session")))
 
     @property
     def region(self):
@@ -159,60 +176,60 @@ class Setup:
 
     @property
     def base_session(self):
-        if self._base is None:
-            from . import aws
+        from . import aws
 
-            self._base = aws.base_session(region=self.region)
-        return self._base
+        return self._once("base_session", lambda: aws.base_session(region=self.region))
 
     @property
     def session(self):
         """The session S3 calls use: the config's role through STS, unless told not to."""
-        if self._session is None:
-            if not self.assume_role:
-                self._session = self.base_session
-            else:
-                role = self.role_arn
-                if not role:
-                    raise errors.ConfigError(
-                        "no role to assume: set `role_arn` in the config, pass --role-arn, "
-                        "or --no-assume-role on a host already running in the target role")
-                from . import sts
+        return self._once("session", self._assume)
 
-                self.session_name = sts.session_name()
-                kw = {"base": self.base_session, "session_name": self.session_name, "region": self.region}
-                ext = self.config.get("role_external_id")
-                if ext and "external_id" in inspect.signature(sts.assumed_session).parameters:
-                    kw["external_id"] = ext
-                self._session = sts.assumed_session(role, **kw)
-        return self._session
+    def _assume(self):
+        if not self.assume_role:
+            return self.base_session
+        role = self.role_arn
+        if not role:
+            raise errors.ConfigError(
+                "no role to assume: set `role_arn` in the config, pass --role-arn, "
+                "or --no-assume-role on a host already running in the target role")
+        from . import sts
+
+        self.session_name = sts.session_name()
+        kw = {"base": self.base_session, "session_name": self.session_name, "region": self.region}
+        if self.config.get("role_external_id"):
+            if "external_id" not in inspect.signature(sts.assumed_session).parameters:
+                raise errors.ConfigError("role_external_id is set, but this version cannot pass an ExternalId")
+            kw["external_id"] = self.config.get("role_external_id")
+        return sts.assumed_session(role, **kw)
 
     @property
     def s3(self):
-        if self._s3 is None:
-            from . import aws
+        from . import aws
 
+        def build():
             conc = self.concurrency or self.config.int("concurrency") or 8
-            self._s3 = aws.s3_client(self.session, concurrency=conc, region=self.region)
-        return self._s3
+            return aws.s3_client(self.session, concurrency=conc, region=self.region)
+
+        return self._once("s3", build)
 
     @property
     def keyring(self):
-        if self._keyring is None:
-            from . import keyring
+        from . import keyring
 
-            cfg = None if self.key_file else self.config
-            self._keyring = keyring.load_keyring(key_file=self.key_file, config=cfg,
-                                                 session=None if self.key_file else self.base_session)
-        return self._keyring
+        def build():
+            if self.key_file:
+                return keyring.load_keyring(key_file=self.key_file)
+            cfg = self.config if self.config.prefix else None
+            return keyring.load_keyring(config=cfg, session=self.base_session)
+
+        return self._once("keyring", build)
 
     @property
     def identity(self):
-        if self._identity is None:
-            from . import identity
+        from . import identity
 
-            self._identity = identity.lookup()
-        return self._identity
+        return self._once("identity", identity.lookup)
 
 
 def _head(s3, bucket, key):
@@ -478,9 +495,11 @@ class Transfer:
 
         key_id, master = self.setup.keyring.active()
         rec["key_id"] = key_id
-        with hdfs.open_source(src, expected_length=int(stat.length), hadoop_cmd=self.setup.hadoop_cmd) as source:
-            enc = streamfmt.EncryptingReader(source, key_id, master, frame_size=self.frame_size,
-                                             threads=self.threads)
+        with hdfs.open_source(src, expected_length=int(stat.length), hadoop_cmd=self.setup.hadoop_cmd) as source, \
+                contextlib.closing(streamfmt.EncryptingReader(source, key_id, master, frame_size=self.frame_size,
+                                                              threads=self.threads)) as enc:
+            # open_source raises at EOF when the reader failed or came up short: the upload then
+            # aborts, since the encryptor never reached its final frame.
             peek = _HeaderPeek(enc)
             rec["stream_id"] = peek.header.stream_id.hex()
             meta = dict(fp)
@@ -502,11 +521,7 @@ class Transfer:
                         return
                 raise
         _merge(rec, up)
-        summary = getattr(enc, "summary", None) or {}
-        if summary.get("bytes_in") is not None and summary["bytes_in"] != int(stat.length):
-            # open_source checks this too; a second look costs nothing.
-            raise errors.KitIOError(f"{src}: read {summary['bytes_in']} bytes, expected {stat.length}")
-        rec["xxh3_128"] = summary.get("xxh3_128")
+        rec["xxh3_128"] = (enc.summary or {}).get("xxh3_128")
         rec["key_id"] = key_id
         status.finish(rec, "ok", 0)
 

@@ -186,8 +186,6 @@ def test_allowed_groups_and_policy_come_from_the_ssm_config(scene, boto):
     assert [x["decision"] for x in recs] == ["deny", "allow"]
     assert "not an allowed group" in recs[0]["reason"]
     assert recs[0]["groups"] == [scene.mkt] and recs[0]["allowed_groups"] == [scene.mkt]
-    # Without the config dave may move both.
-    assert scene.check(scene.dave, *paths).returncode == 0
     # The config's policy is the default; --policy overrides it.
     ssm.put_parameter(Name="/h2s-authz/authz_policy", Value="posix", Type="String", Overwrite=True)
     r = scene.check(scene.dave, "--audit", paths[1], env={"HDFS2S3_CONFIG": "/h2s-authz"})

@@ -170,6 +170,13 @@ def test_push_of_a_missing_or_option_like_file(aws_env, tmp_path):
     assert r.returncode == 2 and b"refusing a FILE that looks like an option" in r.stderr
 
 
+def test_push_of_a_binary_file_is_refused(aws_env, tmp_path):
+    path = tmp_path / "blob"
+    path.write_bytes(b"\xff\xfe\x00bucket=x\n")
+    r = kit("config", "push", str(path), "--config", PREFIX, env=aws_env)
+    assert r.returncode == 78 and b"not UTF-8 text" in r.stderr
+
+
 def test_push_reads_the_template_from_stdin(aws_env, boto, world):
     r = kit("config", "push", "-", "--config", PREFIX, env=aws_env, input=template(world).encode())
     assert r.returncode == 0, r.stderr
@@ -256,3 +263,37 @@ def test_check_with_an_unreachable_service_fails_fast_instead_of_hanging(aws_env
     r = run("hdfs2s3kit", "config", "check", "--config", PREFIX, "--json", env=env, timeout=60)
     rows = {j["check"]: j for j in map(json.loads, r.stdout.splitlines())}
     assert r.returncode == 78 and not rows["topic"]["ok"] and "cannot reach" in rows["topic"]["detail"]
+
+
+def test_a_value_already_secure_in_ssm_stays_secure_and_masked(aws_env, boto, world, tmp_path):
+    ssm = boto.client("ssm")
+    ssm.put_parameter(Name=f"{PREFIX}/ldap_bind", Value="old-bind-pw", Type="SecureString")
+    path = tmp_path / "c.env"
+    path.write_text(template(world) + "ldap_bind=new-bind-pw\n")
+    r = kit("config", "push", str(path), "--config", PREFIX, "--yes", "--allow-unknown", env=aws_env)
+    assert r.returncode == 0, r.stderr
+    assert b"~ ldap_bind: **** -> ****" in r.stdout and b"bind-pw" not in r.stdout
+    p = ssm.get_parameter(Name=f"{PREFIX}/ldap_bind", WithDecryption=True)["Parameter"]
+    assert p["Type"] == "SecureString" and p["Value"] == "new-bind-pw"
+    shown = kit("config", "show", "--config", PREFIX, env=aws_env)
+    assert b"bind-pw" not in shown.stdout and b"ldap_bind" in shown.stdout
+
+
+def test_check_fails_a_role_the_caller_may_not_assume(aws_env, boto, moto_server, world, tmp_path):
+    pushed(world, aws_env, tmp_path)
+    assert kit("keys", "create", "--config", PREFIX, env=aws_env).returncode == 0
+    iam = boto.client("iam")
+    iam.create_user(UserName="ops")
+    iam.put_user_policy(UserName="ops", PolicyName="no-sts", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+                                                 "Action": ["ssm:*", "s3:*", "sns:*", "kms:*"]}]}))
+    key = iam.create_access_key(UserName="ops")["AccessKey"]
+    env = dict(aws_env, AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+    moto_server.set_auth(True)
+    r = run("hdfs2s3kit", "config", "check", "--config", PREFIX, "--json", env=env)
+    rows = {j["check"]: j for j in map(json.loads, r.stdout.splitlines())}
+    assert r.returncode == 78, r.stderr
+    assert not rows["role"]["ok"] and "AccessDenied" in rows["role"]["detail"]
+    assert world["role"] in rows["role"]["detail"]
+    assert rows["bucket"]["ok"] and "with base credentials" in rows["bucket"]["detail"]
+    assert rows["topic"]["ok"] and rows["key"]["ok"]

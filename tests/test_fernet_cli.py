@@ -98,6 +98,7 @@ def test_summary_is_one_json_line_on_stderr(keys):
     assert s["xxh3_128"] == xxhash.xxh3_128(data).hexdigest()
     d = run(DEC, "--key-file", keys["k"][0], "--summary", input=r.stdout)
     s2 = json.loads(d.stderr)
+    assert s["stream_id"] == s2["stream_id"] == framing.parse_header(r.stdout)[0].stream_id.hex()
     assert (s2["bytes_in"], s2["bytes_out"], s2["frames"], s2["xxh3_128"]) == (len(r.stdout), 1000, 4,
                                                                                s["xxh3_128"])
 

@@ -208,3 +208,50 @@ def test_gate_and_looks_framed_need_no_key():
     gate.feed(STREAM)
     gate.finish()
     assert gate.header.key_id == KID and gate.header.frame_size == 64
+
+
+def test_sources_with_only_read_and_sinks_that_take_part_of_a_write_work():
+    class ReadOnly:
+        def __init__(self, data):
+            self.b = io.BytesIO(data)
+
+        def read(self, n):
+            return self.b.read(min(n, 100))
+
+    class Partial:
+        """Like a raw pipe: accepts at most 1000 bytes per write."""
+
+        def __init__(self):
+            self.out = bytearray()
+
+        def write(self, b):
+            b = bytes(b[:1000])
+            self.out += b
+            return len(b)
+
+    data = os.urandom(3000)
+    sink = Partial()
+    streamfmt.encrypt_stream(ReadOnly(data), sink, KID, KEY, frame_size=700, threads=2)
+    plain = Partial()
+    streamfmt.decrypt_stream(ReadOnly(bytes(sink.out)), plain, RING, threads=2)
+    assert bytes(plain.out) == data
+
+
+def test_closing_a_reader_early_stops_its_worker_threads():
+    import threading
+
+    before = threading.active_count()
+    r = streamfmt.EncryptingReader(io.BytesIO(os.urandom(10_000)), KID, KEY, frame_size=100, threads=3)
+    r.read(500)
+    assert threading.active_count() > before
+    r.close()
+    assert threading.active_count() == before
+
+
+def test_gate_follows_a_stream_fed_one_byte_at_a_time():
+    gate = framing.FrameGate()
+    for i in range(len(STREAM)):
+        assert not gate.complete
+        gate.feed(STREAM[i : i + 1])
+    gate.finish()
+    assert gate.complete and gate.frames == 3 and gate.bytes_seen == len(STREAM)

@@ -179,3 +179,19 @@ def test_cat_command_of_a_big_file_matches_cat_byte_for_byte(hadoop, hdfs_dir):
         ref.wait()
         os.unlink(local / "huge")
     assert total == BIG and ours.returncode == 0, ours.stderr.read()
+
+
+def test_checked_open_takes_the_expected_length_from_the_status(src, hadoop):
+    url, path = src
+    path.write_bytes(b"q" * 4321)
+    with hdfs.open_checked(url, hadoop_cmd=hadoop.cmd) as r:
+        assert r.read() == b"q" * 4321
+        assert (r.stat.length, r.expected_length) == (4321, 4321)
+
+
+def test_checked_open_of_a_missing_path_or_directory_is_66(hadoop, hdfs_dir):
+    hpath, local = hdfs_dir
+    for bad in (f"{hpath}/nope", hpath, f"file://{local}/nope", f"file://{local}"):
+        with pytest.raises(errors.NoInputError):
+            with hdfs.open_checked(bad, hadoop_cmd=hadoop.cmd) as r:
+                r.read()

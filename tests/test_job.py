@@ -105,6 +105,11 @@ def archive(tmp_path_factory):
     return out
 
 
+def unpack(archive, where):
+    where.mkdir(parents=True)
+    subprocess.run(["tar", "-xzf", str(archive), "-C", str(where)], check=True)
+
+
 def test_the_shipped_archive_runs_the_mapper_in_a_task_folder(kit, archive, tmp_path):
     if subprocess.run([BASE_PYTHON, "-c", "import boto3"], capture_output=True).returncode == 0:
         pytest.skip(f"{BASE_PYTHON} has boto3 of its own: it could not show that the archive is complete")
@@ -112,7 +117,7 @@ def test_the_shipped_archive_runs_the_mapper_in_a_task_folder(kit, archive, tmp_
     task_dir = tmp_path / "container_01"
     with tarfile.open(archive) as tar:
         assert not any(m.name.startswith(("/", "..")) for m in tar.getmembers())
-        tar.extractall(task_dir / job.ARCHIVE_LINK, filter="data")
+    unpack(archive, task_dir / job.ARCHIVE_LINK)
     info = json.loads((task_dir / job.ARCHIVE_LINK / "BUILD-INFO.json").read_text())
     assert info["python"] == list(sys.version_info[:2]) and "boto3" in info["packages"]
 
@@ -136,8 +141,7 @@ def test_the_shipped_archive_runs_the_mapper_in_a_task_folder(kit, archive, tmp_
 
 
 def test_the_archive_refuses_another_python_version(archive, tmp_path):
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp_path / "a", filter="data")
+    unpack(archive, tmp_path / "a")
     info_path = tmp_path / "a" / "BUILD-INFO.json"
     info = json.loads(info_path.read_text())
     info["python"] = [3, 99]

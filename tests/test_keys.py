@@ -115,9 +115,19 @@ def test_a_key_parameter_outside_the_prefix_is_used_and_not_read_as_config(aws_e
 def test_ssm_refuses_a_101st_version_instead_of_dropping_the_oldest_key(aws_env, boto):
     cfg = config.load_config(PREFIX, session=boto, allow_empty=True, refresh=True)
     first = keys.create(cfg, session=boto).key
-    for _ in range(99):
-        keys.create(cfg, session=boto)
+    assert first.labels == ("v1",)
+    ssm = boto.client("ssm")
+    for _ in range(98):    # quicker than keys.create; only the oldest version's label matters
+        ssm.put_parameter(Name=PARAM, Value="x" * 44, Type="SecureString", Overwrite=True)
+    assert keys.create(cfg, session=boto).key.version == 100
     with pytest.raises(errors.ConfigError, match="already holds 100 key versions"):
         keys.create(cfg, session=boto)
-    ssm = boto.client("ssm")
     assert ssm.get_parameter(Name=first.key_id, WithDecryption=True)["Parameter"]["Version"] == 1
+
+
+def test_aws_region_alone_is_enough(aws_env, boto, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    env = {k: v for k, v in aws_env.items() if k != "AWS_DEFAULT_REGION"}
+    r = kit("keys", "create", env=env)
+    assert r.returncode == 0, r.stderr
+    assert kit("keys", "list", env=env).returncode == 0

@@ -228,3 +228,52 @@ def test_stdout_closed_early_still_reports_every_record(aws_env, topic):
     assert notify.returncode == 73, err
     summary = next(m for m in topic.messages() if m["attrs"]["kind"] == "summary")
     assert "records: 51" in summary["message"]
+
+
+def _started_notify(topic, aws_env, *extra):
+    import subprocess
+
+    from harness.proc import cmd_path
+
+    return subprocess.Popen([cmd_path("notify"), "--topic-arn", topic.arn, "--no-metrics", *extra], env=aws_env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _readline_within(stream, seconds):
+    import select
+
+    ready, _, _ = select.select([stream], [], [], seconds)
+    return stream.readline() if ready else None
+
+
+def test_each_record_passes_through_as_it_arrives_not_at_eof(aws_env, topic):
+    p = _started_notify(topic, aws_env)
+    try:
+        first = lines(rec(key="first"))
+        p.stdin.write(first)
+        p.stdin.flush()
+        assert _readline_within(p.stdout, 30) == first    # stdin is still open
+        p.stdin.write(lines(rec(key="second")))
+        p.stdin.close()
+        assert p.stdout.read() == lines(rec(key="second"))
+        assert p.wait(30) == 0
+    finally:
+        p.kill()
+
+
+def test_sigterm_mid_stream_publishes_an_interrupted_failure_and_exits_143(aws_env, topic):
+    import signal
+
+    p = _started_notify(topic, aws_env)
+    try:
+        p.stdin.write(lines(rec()))
+        p.stdin.flush()
+        assert _readline_within(p.stdout, 30) is not None
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 143
+    finally:
+        p.kill()
+    msgs = topic.messages()
+    fail = next(m for m in msgs if m["attrs"]["kind"] == "failure")
+    assert fail["attrs"]["status"] == "interrupted" and "SIGTERM after 1 record" in fail["message"]
+    assert any(m["attrs"]["kind"] == "summary" for m in msgs)

@@ -80,3 +80,20 @@ def test_pipe_with_hadoop_cat_failing_midway_exits_nonzero_and_leaves_no_object(
     assert f"hdfs2s3-pipe: reading {hpath}/big.bin failed (exit 74); upload aborted, nothing stored" in err
     assert kit.objects() == []
     assert kit.open_uploads() == []
+
+
+def test_without_the_guard_a_plain_pipeline_would_store_the_truncated_file(kit, hadoop, hdfs_dir, tmp_path):
+    # Why hdfs2s3-pipe holds the encryptor's input open: the same failing reader in a plain
+    # pipeline ends in a clean EOF, a sealed stream and a completed (short) object.
+    hpath, local = hdfs_dir
+    (local / "big.bin").write_bytes(os.urandom(3 << 20))
+    wrapper = tmp_path / "hadoop-failing"
+    wrapper.write_text(FAILING_HADOOP.format(real=hadoop.cmd, cut=1 << 20))
+    wrapper.chmod(0o755)
+    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), HADOOP_CMD=str(wrapper))
+    r = subprocess.run(["bash", "-c", 'hdfs2s3kit cat "$1" | fernet-encrypt | s3-put-sts "$2"', "-",
+                        f"{hpath}/big.bin", f"s3://{BUCKET}/naive"], env=e, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=300)
+    assert b"hadoop fs -cat failed" in r.stderr
+    assert kit.objects() == ["naive"]
+    assert len(kit.decrypt("naive")) == 1 << 20

@@ -5,7 +5,7 @@ import os
 import pytest
 import xxhash
 
-from test_transfer_support import BUCKET, key_for, records
+from test_transfer_support import BUCKET, KEY_PREFIX, key_for, records
 
 MiB = 1 << 20
 FRAME = MiB                     # the default frame size
@@ -157,3 +157,53 @@ def test_missing_role_in_config_is_a_config_error(kit, tmp_path):
     assert r.returncode == 78
     assert b"no role to assume" in r.stderr
     assert kit.objects() == []
+
+
+STALLING_HADOOP = """#!/bin/bash
+if [ "$1" = fs ] && [ "$2" = -cat ]; then
+  "{real}" "$@" | head -c {cut}
+  sleep 120
+  exit 0
+fi
+exec "{real}" "$@"
+"""
+
+
+def test_hdfs_batch_is_authorized_in_one_hadoop_launch(kit, hadoop, hdfs_dir):
+    hpath, local = hdfs_dir
+    names = ["a.csv", "b.csv", "c.csv"]
+    for i, n in enumerate(names):
+        (local / n).write_bytes(b"%d\n" % i * 1000)
+    before = hadoop.launches()
+    r = kit.transfer(*[f"{hpath}/{n}" for n in names], env=hadoop.env())
+    assert r.returncode == 0, r.stderr
+    assert [x["status"] for x in records(r.stdout)] == ["ok"] * 3
+    # one `-stat` for the whole batch, then one `-cat` per file
+    assert hadoop.launches() - before == 1 + len(names)
+    assert kit.decrypt(f"{KEY_PREFIX}{hpath}/b.csv") == b"1\n" * 1000
+
+
+def test_sigterm_mid_upload_aborts_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    hpath, local = hdfs_dir
+    (local / "big.bin").write_bytes(os.urandom(12 << 20))
+    wrapper = tmp_path / "hadoop-stalling"
+    wrapper.write_text(STALLING_HADOOP.format(real=hadoop.cmd, cut=9 << 20))   # one 8 MiB part, then stall
+    wrapper.chmod(0o755)
+    env = dict(os.environ, **kit.env, HADOOP_CMD=str(wrapper))
+    p = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "hdfs2s3kit"), "transfer",
+                          f"{hpath}/big.bin"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not kit.open_uploads():
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    (rec,) = records(out)
+    assert rec["status"] == "interrupted" and rec["exit_code"] == 143
+    assert kit.objects() == [] and kit.open_uploads() == []

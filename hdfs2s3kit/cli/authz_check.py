@@ -10,45 +10,23 @@ from .. import authz, errors, hdfs, identity
 from . import common
 
 PROG = "authz-check"
-BATCH = 5000  # paths per `hadoop fs -stat` launch in filter mode
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
-def _read_paths(stream, sep):
+def read_records(stream, sep):
+    """Non-empty records of a binary stream split on sep, as str (undecodable bytes kept)."""
     buf = b""
     while chunk := stream.read(1 << 16):
-        buf += chunk
-        *items, buf = buf.split(sep)
-        yield from items
-    if buf:
-        yield buf
-
-
-def _batches(items, n):
-    batch = []
-    for raw in items:
-        p = raw.decode(errors="surrogateescape").rstrip("\r") if raw else ""
-        if p:
-            batch.append(p)
-        if len(batch) >= n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _report(d, audit):
-    if not d.allowed:
-        common.log(PROG, f"denied {d.path}: {d.reason}" if d.code == errors.NOPERM and d.stat else d.reason)
-    if audit:
-        common.emit_json(d.audit_record(), sys.stderr)
+        *items, buf = (buf + chunk).split(sep)
+        yield from (i.decode(errors="surrogateescape").rstrip("\r") for i in items if i.strip(b"\r"))
+    if buf.strip(b"\r"):
+        yield buf.decode(errors="surrogateescape").rstrip("\r")
 
 
 def _check(paths, user, policy, config_prefix, audit, null):
-    if paths:
-        for p in paths:
-            hdfs.check_path(p)  # argument mode: a suspicious path is a usage error before any work
+    for p in paths:
+        hdfs.check_path(p)  # argument mode: a suspicious path is a usage error before any work
     if user is not None and os.geteuid() != 0 and user != identity.effective_user():
         raise errors.PermissionDeniedError("only root may check on behalf of another user (--user)")
     ident = identity.lookup(user)
@@ -59,15 +37,16 @@ def _check(paths, user, policy, config_prefix, audit, null):
         cfg = config.load_config(config_prefix)
     policy, allowed_groups = authz.policy_from_config(cfg, policy)
     sep = b"\0" if null else b"\n"
-    batches = [paths] if paths else _batches(_read_paths(sys.stdin.buffer, sep), BATCH)
+    source = paths or read_records(sys.stdin.buffer, sep)
     codes = []
-    for batch in batches:
-        for d in authz.check_paths(batch, ident, policy=policy, allowed_groups=allowed_groups):
-            _report(d, audit)
-            if not paths and d.allowed:
-                sys.stdout.buffer.write(d.path.encode(errors="surrogateescape") + sep)
-            codes.append(d.code)
-        sys.stdout.buffer.flush()
+    for d in authz.check_iter(source, ident, policy=policy, allowed_groups=allowed_groups):
+        if not d.allowed:
+            common.log(PROG, f"denied {d.path}: {d.reason}" if d.stat else d.reason)
+        if audit:
+            common.emit_json(d.audit_record(), sys.stderr)
+        if d.allowed and not paths:
+            sys.stdout.buffer.write(d.path.encode(errors="surrogateescape") + sep)
+        codes.append(d.code)
     return authz.exit_code(codes)
 
 

@@ -25,16 +25,19 @@ def cat_to_fd(src, fd, hadoop_cmd=None):
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), CHUNK)
     except OSError:
         pass  # not a pipe, or not allowed: only fewer wake-ups lost
-    buf = mmap.mmap(-1, CHUNK)  # page-aligned: pipe reads into it cost less kernel time
-    view = memoryview(buf)
-    try:
-        with hdfs.open_checked(src, hadoop_cmd=hadoop_cmd) as r:
-            while n := r.readinto(view):
-                _write_all(fd, view[:n])
-            return r.bytes_read
-    finally:
-        view.release()
-        buf.close()
+    with hdfs.open_checked(src, hadoop_cmd=hadoop_cmd) as r:
+        while n := r.send_to(fd, CHUNK):  # in-kernel copy when fd allows it
+            pass
+        if n is None:  # e.g. a terminal: copy through a page-aligned buffer instead
+            buf = mmap.mmap(-1, CHUNK)
+            view = memoryview(buf)
+            try:
+                while n := r.readinto(view):
+                    _write_all(fd, view[:n])
+            finally:
+                view.release()
+                buf.close()
+        return r.bytes_read
 
 
 def register(app):

@@ -1,6 +1,5 @@
 """`hdfs2s3kit config push|show|check`: the SSM config, from template to doctor."""
 
-import json
 import sys
 from typing import Optional
 
@@ -11,7 +10,8 @@ from . import common
 
 PREFIX_OPT = typer.Option(None, "--config", envvar=config.ENV_VAR, metavar="PREFIX",
                           help="SSM path prefix of the config, e.g. /hdfs2s3/prod.")
-JSON_OPT = typer.Option(False, "--json", help="One JSON object instead of a table.")
+JSON_OPT = typer.Option(False, "--json", help="JSON instead of a table.")
+MAX_TEMPLATE = 1024 * 1024
 
 
 def _table(rows):
@@ -23,14 +23,23 @@ def _push(prog, prefix, file, dry_run, yes, allow_unknown, kms_key_id):
     if file.startswith("-") and file != "-":
         raise errors.UsageError(f"refusing a FILE that looks like an option: {file!r} (use ./{file})")
     try:
-        text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()
+        if file == "-":
+            raw = sys.stdin.buffer.read(MAX_TEMPLATE + 1)
+        else:
+            with open(file, "rb") as f:
+                raw = f.read(MAX_TEMPLATE + 1)
+        text = raw.decode("utf-8")
     except OSError as e:
         raise errors.NoInputError(f"cannot read {file}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise errors.ConfigError(f"{file}: not UTF-8 text, not a KEY=VALUE template") from None
+    if len(raw) > MAX_TEMPLATE:
+        raise errors.ConfigError(f"{file}: larger than {MAX_TEMPLATE} bytes, not a KEY=VALUE template")
     ssm, prefix, changes = config_admin.prepare_push(prefix, text, source=file, allow_unknown=allow_unknown)
     todo = [c for c in changes if c.action != "same"]
     risky = [c for c in todo if c.action in ("change", "remove")]
-    print(f"config {prefix}: " + ", ".join(f"{sum(c.action == a for c in changes)} to {a}"
-                                           for a in ("add", "change", "remove")) + f", {len(changes) - len(todo)} unchanged")
+    counts = ", ".join(f"{sum(c.action == a for c in changes)} to {a}" for a in ("add", "change", "remove"))
+    print(f"config {prefix}: {counts}, {len(changes) - len(todo)} unchanged")
     for c in todo:
         print(c.line())
     if dry_run or not todo:

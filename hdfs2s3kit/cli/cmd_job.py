@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 from typing import Optional
 
 import typer
@@ -14,10 +15,13 @@ def _run(engine, do_print, streaming_jar, spark_submit, master, python, **spec_k
 
     if engine not in ("hadoop", "spark"):
         raise errors.UsageError(f"--engine must be hadoop or spark, not {engine!r}")
+    tsv = None
     if engine == "spark":
         spec = job.JobSpec(python=os.path.abspath(python or sys.executable), **spec_kw)
-        argv = job.spark_argv(spec, spark_submit=spark_submit if do_print else job.find_spark_submit(spark_submit),
-                              master=master, python=spec.python)
+        if not do_print:
+            spark_submit = job.find_spark_submit(spark_submit)
+            tsv = tempfile.NamedTemporaryFile(prefix="hdfs2s3kit-job-", suffix=".tsv", delete=False).name
+        argv = job.spark_argv(spec, spark_submit=spark_submit, master=master, python=spec.python, tsv=tsv)
     else:
         spec = job.JobSpec(python=python or "python3", **spec_kw)
         if do_print:
@@ -30,7 +34,11 @@ def _run(engine, do_print, streaming_jar, spark_submit, master, python, **spec_k
         sys.stdout.write(job.format_command(argv) + "\n")
         return 0
     common.log("hdfs2s3kit job", f"run {spec.run_id}: {engine} job over {spec.input}")
-    rc = job.execute(argv, env=dict(os.environ, HDFS2S3_RUN_ID=spec.run_id))
+    env = dict(os.environ, HDFS2S3_RUN_ID=spec.run_id)
+    if engine == "spark":
+        rc = job.run_spark(argv, spec.python, tsv, env=env, out=sys.stdout)
+    else:
+        rc = job.execute(argv, env=env)
     common.log("hdfs2s3kit job", f"run {spec.run_id} exited {rc}; summary: hdfs2s3kit report {spec.run_id}")
     return rc
 

@@ -67,6 +67,6 @@ def register(app):
 
     @sub.command("rotate", help="Make VERSION (default: the newest) the active encrypting key. Older versions "
                                 "stay readable, so old objects still decrypt.")
-    def rotate(version: Optional[int] = typer.Argument(None, metavar="[VERSION]", min=1),
+    def rotate(version: Optional[int] = typer.Argument(None, metavar="VERSION", min=1),
                prefix: Optional[str] = PREFIX_OPT):
         raise typer.Exit(common.run("hdfs2s3kit keys rotate", _rotate, "hdfs2s3kit keys rotate", prefix, version))

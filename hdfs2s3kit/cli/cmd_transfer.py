@@ -32,12 +32,19 @@ def _items(args, from_file):
 
 
 def _run(args, from_file, force, notify, **kw):
-    from .. import transfer
+    from .. import errors, notifications, transfer
 
+    if notify not in (None, "none", *notifications.MODES):
+        raise errors.UsageError(f"--notify must be one of {', '.join(notifications.MODES)}, none; not {notify!r}")
     items = _items(args, from_file)
     with transfer.Transfer(notify=notify, **kw) as t:
-        for rec in t.many(items, force=force):
-            common.emit_json(rec)
+        try:
+            for rec in t.many(items, force=force):
+                common.emit_json(rec)
+        except errors.Interrupted as e:
+            if e.record is not None:
+                common.emit_json(e.record)
+            raise
     s = transfer.summarize(t.records)
     if s["files"] > 1:
         common.log("transfer", f"{s['files']} files: {s['ok']} ok, {s['skipped']} skipped, {s['failed']} failed; "

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .. import errors, fastio, keyring, streamfmt
+from .. import errors, fastio, framing, keyring, streamfmt
 from .common import emit_json, run
 
 PROG = "fernet-encrypt"
@@ -24,7 +24,7 @@ def parse_size(text):
 def _encrypt(key_file, config, frame_size, threads, summary):
     size = parse_size(frame_size)
     try:
-        streamfmt.framing.check_frame_size(size)
+        framing.check_frame_size(size)
     except ValueError as e:
         raise errors.UsageError(f"--frame-size: {e}") from None
     if os.isatty(1):

@@ -9,21 +9,21 @@ from .. import aws, config, errors, metrics, notifications
 from . import common
 
 PROG = "notify"
-HELP = """Read JSON status records (docs/STATUS.md) on stdin and pass them to stdout unchanged,
-while publishing SNS notifications and CloudWatch metrics (Transfers, Successes, Failures,
-Bytes, Duration, Throughput; dimensions Pipeline and Bucket).
+HELP = """Read JSON status records (docs/STATUS.md) on stdin and pass them to stdout
+unchanged, as they arrive, while publishing SNS notifications and CloudWatch metrics
+(Transfers, Successes, Failures, Bytes, Duration, Throughput; dimensions Pipeline, Bucket).
+
+SNS/CloudWatch outages only warn (75 with --strict): records always pass through.
 
 \b
 Exit status:
-  0     every record ok or skipped
-  N     the exit_code of the first failing record (1 if it has none)
-  65    a malformed line, a partial last line, or no record at all (upstream crashed)
-  74    stdout was closed by the reader (records were still read and reported)
-  78    notifications misconfigured (no topic, bad namespace, unreadable config)
-  75    with --strict only: SNS or CloudWatch could not be reached
-  130/143  interrupted (a failure is still published)
-A record failure wins over the later codes. An SNS/CloudWatch outage only warns on stderr
-unless --strict: records always pass through."""
+  0        every record ok or skipped
+  N        exit_code of the first failing record (1 if it has none)
+  65       malformed line, partial last line, or no record (upstream crashed)
+  74       stdout closed by the reader (records still read and reported)
+  78       notifications misconfigured (no topic, bad namespace, no config)
+  75       with --strict: SNS or CloudWatch could not be reached
+  130/143  interrupted by SIGINT/SIGTERM (a failure is published first)"""
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -59,7 +59,7 @@ def _notify(cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns, max_each, s
     if mode not in notifications.MODES:
         raise errors.UsageError(f"--on must be one of {', '.join(notifications.MODES)}, not {mode!r}")
     pipeline = pipeline or cfg.value("pipeline")
-    session = aws.base_session(region=cfg.get("region"))
+    session = aws.base_session(region=cfg.get("region") or config.default_session().region_name)
     sinks = []
     if not no_sns:
         notifier = notifications.Notifier(session, topic_arn or cfg.get("sns_topic_arn"), mode, prog=PROG,

@@ -15,13 +15,15 @@ import urllib.parse
 
 
 class FaultyProxy:
-    def __init__(self, target_url, *, cut_after=None, cuts=0, corrupt_at=None, corruptions=0):
+    def __init__(self, target_url, *, cut_after=None, cuts=0, corrupt_at=None, corruptions=0,
+                 corrupt_reply_at=None):
         u = urllib.parse.urlparse(target_url)
         if u.hostname not in ("127.0.0.1", "localhost"):
             raise ValueError("the test proxy forwards to loopback only")
         self.target = (u.hostname, u.port)
         self.cut_after, self.cuts_left = cut_after, cuts
         self.corrupt_at, self.corruptions_left = corrupt_at, corruptions
+        self.corrupt_reply_at = corrupt_reply_at      # same budget, on the server -> client side
         self.cuts_done = self.corruptions_done = self.connections = 0
         self._lock = threading.Lock()
         self._sock = socket.socket()
@@ -90,11 +92,21 @@ class FaultyProxy:
             self._half_close(dst)
 
     def _pump_down(self, src, dst):
+        seen, corrupt = 0, None
+        at = self.corrupt_reply_at
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                if corrupt is None and at is not None and seen + len(data) > at:
+                    corrupt = self._take("corruptions")
+                    if corrupt:
+                        i = at - seen
+                        data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+                        with self._lock:
+                            self.corruptions_done += 1
+                seen += len(data)
                 dst.sendall(data)
         except OSError:
             pass

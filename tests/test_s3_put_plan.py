@@ -1,0 +1,84 @@
+"""Part sizing and checksums: the arithmetic the uploader relies on."""
+
+import io
+import os
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hdfs2s3kit import checksums, errors, s3put
+
+MiB, GiB, TiB = 1 << 20, 1 << 30, 1 << 40
+
+
+def test_unknown_length_schedule_starts_at_8_mib_and_reaches_tens_of_tib():
+    assert s3put.next_part_size(8 * MiB, 0) == 8 * MiB
+    assert s3put.next_part_size(8 * MiB, 8 * GiB - 1) == 8 * MiB
+    assert s3put.next_part_size(8 * MiB, 8 * GiB) == 16 * MiB
+    # aws-cli stops at 78 GiB and rclone at 48 GiB without a size hint
+    assert s3put.schedule_capacity() > 20 * TiB
+
+
+def test_part_size_never_exceeds_the_s3_maximum():
+    assert s3put.next_part_size(4 * GiB, 100 * TiB) == s3put.MAX_PART
+
+
+@given(st.integers(0, 10_000 * 5 * GiB))
+def test_expected_size_always_fits_in_10000_parts(size):
+    part = s3put.choose_part_size(size)
+    assert s3put.MIN_PART <= part <= s3put.MAX_PART
+    assert -(-size // part) <= 10_000
+
+
+def test_expected_size_beyond_the_s3_maximum_is_refused():
+    with pytest.raises(errors.UsageError):
+        s3put.choose_part_size(10_000 * 5 * GiB + 1)
+
+
+@pytest.mark.parametrize("text,value", [("123", 123), ("8M", 8 * MiB), ("8MiB", 8 * MiB), ("1.5GiB", 3 * GiB // 2),
+                                        ("2 kb", 2048)])
+def test_sizes_parse_with_binary_units(text, value):
+    assert s3put.parse_size(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "-1", "8X", "MiB", "1..5G"])
+def test_bad_sizes_are_usage_errors(text):
+    with pytest.raises(errors.UsageError):
+        s3put.parse_size(text, "--part-size")
+
+
+@settings(max_examples=60)
+@given(st.sampled_from(checksums.available()), st.lists(st.binary(max_size=3000), min_size=1, max_size=6))
+def test_combined_part_checksums_equal_the_checksum_of_the_whole(name, parts):
+    a = checksums.get(name)
+    crc = a.compute(parts[0])
+    for p in parts[1:]:
+        crc = a.combine(crc, a.compute(p), len(p))
+    assert crc == a.compute(b"".join(parts))
+
+
+def test_crc32_matches_zlib_and_encodes_as_s3_does():
+    a = checksums.get("CRC32")
+    assert a.compute(b"hello") == zlib.crc32(b"hello")
+    assert a.b64(zlib.crc32(b"hello")) == "NhCmhg=="
+
+
+def test_combine_handles_multi_gib_lengths():
+    a = checksums.get("CRC32")
+    # x^(8n) for a 5 GiB part: computed, not looked up in a fixed-size table
+    assert a.combine(0x12345678, 0, 5 * GiB) != a.combine(0x12345678, 0, 5 * GiB + 1)
+
+
+def test_source_without_readinto_is_read_with_read():
+    class ReadOnly:
+        def __init__(self, data):
+            self.b = io.BytesIO(data)
+
+        def read(self, n):
+            return self.b.read(n)
+
+    src = s3put._Source(ReadOnly(b"abcdef"))
+    buf = bytearray(4)
+    assert src.readinto(memoryview(buf)) == 4 and buf == b"abcd"

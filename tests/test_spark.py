@@ -1,0 +1,75 @@
+"""The mapper under Spark: RDD.pipe in local mode, one mapper process per partition.
+
+One SparkContext for the whole module (a JVM start costs 4-14 s); two tests."""
+
+import os
+import shutil
+import sys
+
+import pytest
+from harness import proc
+
+from hdfs2s3kit import spark_runner
+from test_map_support import KEY_PREFIX, kit, parse_tsv  # noqa: F401 - kit is a fixture
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def sc():
+    pyspark = pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("no java on PATH: Spark needs a Java runtime (make test installs default-jre-headless)")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    conf = pyspark.SparkConf().setMaster("local[2]").setAppName("hdfs2s3kit-test") \
+        .set("spark.ui.enabled", "false").set("spark.speculation", "false") \
+        .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
+    ctx = pyspark.SparkContext(conf=conf)
+    ctx.setLogLevel("ERROR")
+    yield ctx
+    ctx.stop()
+
+
+def mapper_argv(run_id, *extra):
+    return [sys.executable, "-m", "hdfs2s3kit.cli.main", "map", "--run-id", run_id, "--heartbeat", "5", *extra]
+
+
+def write_listing(kit, lines):
+    path = kit.root / "listing.txt"
+    path.write_text("".join(line + "\n" for line in lines))
+    return str(path)
+
+
+def test_spark_pipes_24_files_through_one_mapper_per_partition(sc, kit):
+    urls = kit.make_files(24)
+    listing = write_listing(kit, urls)
+    rdd, partitions = spark_runner.partitioned(sc, listing, 6)
+    assert partitions == 4 and rdd.glom().map(len).collect() == [6, 6, 6, 6]
+    # The AWS variables and the config prefix reach the child only because pipe is given env=.
+    out = spark_runner.pipe_mapper(sc, listing, mapper_argv("spark-ok"), lines_per_map=6).collect()
+    rows = parse_tsv("\n".join(out).encode())
+    assert sorted(r["src"] for r in rows) == sorted(urls)
+    assert {r["status"] for r in rows} == {"ok"}
+    assert set(kit.objects()) == {kit.key_for(u) for u in urls}
+    s = kit.summary("spark-ok")
+    assert (s["files"], s["ok"], s["attempts"]) == (24, 24, 4)      # four partitions, four mapper processes
+
+
+def test_job_engine_spark_exits_with_the_failing_mappers_code(kit):
+    """The command users run: spark-submit of spark_runner.py (its own JVM)."""
+    if shutil.which("java") is None:
+        pytest.skip("no java on PATH: Spark needs a Java runtime (make test installs default-jre-headless)")
+    urls = kit.make_files(20)
+    missing = "file://" + str(kit.src_dir / "missing.bin")
+    listing = write_listing(kit, urls[:10] + [missing] + urls[10:])
+    r = proc.run("hdfs2s3kit", "job", "--engine", "spark", "--input", listing, "--run-id", "spark-bad",
+                 "--lines-per-map", "21", env=dict(kit.env, PATH="/usr/bin:/bin"), timeout=400)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 66, err[-3000:]
+    assert "exited with error code 66" in err and "\tat org.apache" not in err      # one line, no Java stack
+    assert r.stdout == b""          # the job failed: no TSV, and no log line on stdout
+    # One partition: the mapper went on past the bad file, and the manifest says what happened.
+    s = kit.summary("spark-bad")
+    assert (s["files"], s["ok"], s["failed"]) == (21, 20, 1)
+    assert s["failures"][0]["src"] == missing and s["failures"][0]["status"] == "no_input"
+    assert len(kit.objects()) == 20
