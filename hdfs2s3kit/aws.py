@@ -5,6 +5,8 @@ instance roles) and honours AWS_REGION and AWS_ENDPOINT_URL[_<SERVICE>]:
 botocore reads those itself, so we never take endpoint flags.
 """
 
+import os
+
 import boto3
 import botocore.config
 import botocore.exceptions
@@ -15,8 +17,9 @@ _USER_AGENT = "hdfs2s3kit/0.1"
 
 
 def base_session(region=None, profile=None):
-    """A session from the standard chain; region from the argument, else AWS_REGION/profile."""
-    return boto3.session.Session(profile_name=profile, region_name=region or None)
+    """A session from the standard chain; region from the argument, else AWS_REGION
+    (which botocore itself ignores: it reads only AWS_DEFAULT_REGION), else the profile."""
+    return boto3.session.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION") or None)
 
 
 def client(session, service, *, max_pool=10, retries=5, region=None, **kw):

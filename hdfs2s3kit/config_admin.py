@@ -191,7 +191,7 @@ def show_rows(cfg):
     for name, _v in sorted(cfg.items()):
         if name not in config.KNOWN_KEYS:
             rows.append((name, cfg.masked(name) or "", "unknown key"))
-    if cfg.get("fernet_key_version"):
+    if (cfg.get("fernet_key_version") or "").isdigit():
         rows.append(("active_key_id", keys.key_id(cfg.key_param(), cfg.get("fernet_key_version")), "derived"))
     return rows
 

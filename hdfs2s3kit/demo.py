@@ -229,7 +229,7 @@ def send_batch(srcs, *, force=False, allowed_groups=None, echo=True):
 
     out = []
     with transfer.Transfer(config_prefix=PREFIX, allowed_groups=allowed_groups, progress=False) as t:
-        for rec in t.many(srcs, force=force):
+        for rec in t.iter_many(srcs, force=force):
             out.append(rec)
             if echo:
                 say(f"   {rec['status']:<8} {_name(rec['src']):<16} -> "

@@ -456,7 +456,11 @@ class HadoopReader(_CheckedReader):
     def _finish(self):
         rc = self._proc.wait()
         if self._bg is not None:
-            self._take_stat(self._bg.result())  # a missing path explains a failed reader: say that
+            st = self._bg.result()
+            # A missing path explains a failed reader (66); otherwise the reader's own failure
+            # (74) is what to report, even if the status call failed too.
+            if rc == 0 or isinstance(st, errors.NoInputError) or (isinstance(st, FileStat) and st.is_dir):
+                self._take_stat(st)
         if rc != 0:
             self._err.seek(0)
             why = meaningful_line(self._err.read(65536).decode(errors="replace"), "cat")

@@ -5,7 +5,9 @@ page-aligned buffers; the reader hands them out in order. Every range is
 pinned to the ETag seen at the start (If-Match), so an object replaced
 mid-download is an error, not a splice of two versions. When the object has a
 full-object CRC, each range's CRC is computed in its worker and combined in
-order, so verifying costs no second pass over the data.
+order, so verifying costs no second pass over the data. A COMPOSITE checksum
+(other uploaders' multipart objects) is checked the same way, per part, when
+the first and last part sizes show uniform parts.
 """
 
 import mmap
@@ -60,30 +62,46 @@ class ObjectReader:
                      "checksum_type": head.get("ChecksumType"), "checksum_verified": False}
         self._algo = self._hasher = None
         self._expected = None
+        self._part_size = None          # COMPOSITE: part boundaries the checksum is over
         for name in _ALGOS:
             value = head.get("Checksum" + name)
             if not value:
                 continue
             self.info.update(checksum_algorithm=name, checksum=value)
-            composite = "-" in value or head.get("ChecksumType") == "COMPOSITE"
+            ctype = head.get("ChecksumType")
+            multipart = "-" in (self.etag or "")
+            composite = "-" in value or ctype == "COMPOSITE"
             if composite:
-                # A composite value is over the parts' checksums: it cannot be checked
-                # from byte ranges without the part boundaries (noted in .info).
                 self.info["checksum_type"] = "COMPOSITE"
-                self.info["checksum_note"] = "composite multipart checksum: not verified on download"
-            elif name in ("SHA256", "SHA1"):
-                import hashlib
+            # Some servers omit the type on HEAD: a multipart object's value may be either.
+            self._either = multipart and not composite and ctype is None
+            if name in ("SHA256", "SHA1"):
+                if composite:
+                    self.info["checksum_note"] = f"composite {name}: not verified on download"
+                else:
+                    import hashlib
 
-                self._hasher = hashlib.new(name.lower())
-                self._expected = value
+                    self._hasher = hashlib.new(name.lower())
+                    self._expected = value
             else:
                 try:
                     self._algo = checksums.get(name)
-                    self._expected = value
                 except errors.UsageError:
                     self.info["checksum_note"] = f"{name} needs awscrt: not verified"
+                    break
+                self._expected = value
+                if composite or self._either:
+                    count = value if "-" in value else self.etag.strip('"')
+                    self._part_size = self._uniform_part_size(count, version_id)
+                    if self._part_size is None and self._either:
+                        pass    # treat it as FULL_OBJECT, the only other possibility
+                    elif self._part_size is None:
+                        self._algo = self._expected = None
+                        self.info["checksum_note"] = "composite checksum over unequal parts: not verified"
             break
-        self._crc = None
+        self._crc = None                # running CRC of the current part
+        self._full = None               # running CRC of everything delivered
+        self._part_crcs = []
         self._next_start = 0
         self._pending = deque()
         self._free = []
@@ -99,6 +117,29 @@ class ObjectReader:
         for t in self._workers:
             t.start()
         self._schedule()
+
+    def _uniform_part_size(self, value, version_id):
+        """Part size of a COMPOSITE object, when its parts look uniform (all but the last).
+
+        `value` is anything ending in -N, the part count (the checksum or the ETag).
+        A composite checksum is over the parts' checksums, so the part boundaries
+        are needed; HeadObject with PartNumber gives the first and last part's size.
+        """
+        try:
+            count = int(value.rsplit("-", 1)[1].strip('"'))
+        except (IndexError, ValueError):
+            return None
+        if count == 1:
+            return max(self.size, 1)
+        kw = {"VersionId": version_id} if version_id else {}
+        try:
+            first = self.s3.head_object(Bucket=self.bucket, Key=self.key, PartNumber=1, **kw)["ContentLength"]
+            last = self.s3.head_object(Bucket=self.bucket, Key=self.key, PartNumber=count, **kw)["ContentLength"]
+        except Exception:  # noqa: BLE001 - no part information: the checksum just goes unverified
+            return None
+        if first <= 0 or last > first or (count - 1) * first + last != self.size:
+            return None
+        return first
 
     # -- workers ---------------------------------------------------------
     def _schedule(self):
@@ -127,6 +168,21 @@ class ObjectReader:
                 slot.error = e
             slot.done.set()
 
+    def _piece_crcs(self, start, mv):
+        """CRCs of the chunk split at part boundaries: [(length, crc, ends_a_part)]."""
+        ps = self._part_size
+        out, off, n = [], 0, len(mv)
+        while off < n:
+            if ps is None:
+                step = n - off
+            else:
+                step = min(n - off, ps - (start + off) % ps)
+            end = start + off + step
+            ends = end == self.size or (ps is not None and end % ps == 0)
+            out.append((step, self._algo.compute(mv[off : off + step]), ends))
+            off += step
+        return out
+
     def _fetch(self, slot):
         rng = f"bytes={slot.start}-{slot.start + slot.length - 1}"
         kw = {"Range": rng}
@@ -150,7 +206,7 @@ class ObjectReader:
                     raise errors.UnavailableError(f"GetObject {self.url} {rng}: short body ({n} bytes)")
                 slot.n = n
                 if self._algo is not None:
-                    slot.crc = self._algo.compute(mv)
+                    slot.crc = self._piece_crcs(slot.start, mv)
                 return
             except Exception as e:  # noqa: BLE001 - retried or raised below
                 if aws.error_code(e) in ("PreconditionFailed", "412"):
@@ -179,7 +235,12 @@ class ObjectReader:
             self.close()
             raise slot.error
         if self._algo is not None:
-            self._crc = slot.crc if self._crc is None else self._algo.combine(self._crc, slot.crc, slot.n)
+            for length, crc, ends in slot.crc:
+                self._crc = crc if self._crc is None else self._algo.combine(self._crc, crc, length)
+                self._full = crc if self._full is None else self._algo.combine(self._full, crc, length)
+                if ends and self._part_size is not None:
+                    self._part_crcs.append(self._crc)
+                    self._crc = None
         elif self._hasher is not None:
             self._hasher.update(memoryview(slot.buf)[: slot.n])
         return slot
@@ -249,15 +310,25 @@ class ObjectReader:
         if self._expected is None:
             return
         if self._algo is not None:
-            crc = self._algo.compute(b"") if self._crc is None else self._crc
-            local = self._algo.b64(crc)
+            full = self._algo.b64(self._algo.compute(b"") if self._full is None else self._full)
+            composite = self._algo.composite_b64(self._part_crcs) if self._part_size is not None else None
+            if "-" not in self._expected and composite is not None:
+                composite = composite.rsplit("-", 1)[0]
+            if self.info["checksum_type"] == "COMPOSITE":
+                local = composite
+            elif self._either and self._expected == composite:
+                local = composite
+                self.info["checksum_type"] = "COMPOSITE"
+            else:
+                local = full
         else:
             import base64
 
             local = base64.b64encode(self._hasher.digest()).decode()
         if local != self._expected:
+            how = (f" (composite over parts of {self._part_size} bytes)" if self._part_size is not None else "")
             raise errors.DataError(f"{self.url}: {self.info['checksum_algorithm']} of the downloaded bytes "
-                                   f"{local} != the object's {self._expected}", status="checksum_mismatch")
+                                   f"{local} != the object's {self._expected}{how}", status="checksum_mismatch")
         self.info["checksum_verified"] = True
 
     def close(self):

@@ -36,7 +36,7 @@ DEFAULT_CONCURRENCY = 6
 GROWTH_PARTS = 1024
 # Above this much buffer memory, fewer parts go up at once (big parts still
 # saturate a link with few streams); at least two buffers always exist.
-BUFFER_CAP = 1 * GiB
+BUFFER_CAP = 512 * MiB
 READ_CHUNK = 1 * MiB
 PART_RETRIES = 4                   # on top of botocore's own retries
 RETRY_BASE_DELAY = 0.5
@@ -68,6 +68,11 @@ def next_part_size(current, bytes_so_far, *, grow=True):
         while size < MAX_PART and bytes_so_far >= GROWTH_PARTS * size:
             size *= 2
     return min(size, MAX_PART)
+
+
+def buffer_limit(part_size, concurrency):
+    """How many part buffers may exist: concurrency + 1, fewer once they pass BUFFER_CAP, never < 2."""
+    return max(2, min(concurrency + 1, BUFFER_CAP // part_size))
 
 
 def schedule_capacity(base=DEFAULT_PART_SIZE):
@@ -216,6 +221,7 @@ class _Uploader:
         self.gate = None
         self.head = b""
         self.md5_hex = None        # single PUT only
+        self.completing = False    # CompleteMultipartUpload sent: an abort may come too late
         self.total = 0
         self.upload_id = None
         self.parts = {}            # part number -> (etag, crc, size)
@@ -281,7 +287,7 @@ class _Uploader:
 
     # -- parts -----------------------------------------------------------
     def _limit(self, size):
-        return max(2, min(self.concurrency + 1, BUFFER_CAP // size))
+        return buffer_limit(size, self.concurrency)
 
     def _start_workers(self, n):
         for i in range(n):
@@ -443,6 +449,7 @@ class _Uploader:
               "MpuObjectSize": self.total}
         if not self.overwrite:
             kw["IfNoneMatch"] = "*"
+        self.completing = True
         try:
             resp = self.s3.complete_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
@@ -523,6 +530,9 @@ class _Uploader:
         except Exception as e:  # noqa: BLE001 - reported in the one-line error
             code = aws.error_code(e)
             if code in ("NoSuchUpload", "404"):
+                if self.completing:
+                    return (f"stopped while completing: {self.url} may have been created whole; "
+                            "check it before retrying")
                 return None
             hint = LIFECYCLE_HINT.format(bucket=self.bucket, key=self.key)
             if code in aws._DENIED:

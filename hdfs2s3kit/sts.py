@@ -39,12 +39,13 @@ def session_name(user=None, host=None, pid=None):
 
 
 def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, refresh_margin=None,
-                    region=None):
+                    region=None, external_id=None):
     """A boto3.Session whose credentials come from AssumeRole(role_arn) and refresh themselves.
 
     `base` is the session whose credentials call STS (default: the standard chain).
     `refresh_margin` (seconds before expiry to refresh) defaults to botocore's
-    windows, capped at a third of `duration`.
+    windows, capped at a third of `duration`. `external_id` is passed to
+    AssumeRole when the role's trust policy requires one.
     """
     if not role_arn or not str(role_arn).startswith("arn:"):
         raise errors.UsageError(f"not a role ARN: {role_arn!r}")
@@ -52,9 +53,11 @@ def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, re
     name = session_name or globals()["session_name"]()
     sts = aws.client(base, "sts", region=region)
 
+    extra = {"ExternalId": external_id} if external_id else {}
+
     def fetch():
         try:
-            resp = sts.assume_role(RoleArn=role_arn, RoleSessionName=name, DurationSeconds=int(duration))
+            resp = sts.assume_role(RoleArn=role_arn, RoleSessionName=name, DurationSeconds=int(duration), **extra)
         except Exception as e:  # noqa: BLE001 - mapped to a one-line KitError
             raise aws.as_kit_error(e, f"AssumeRole {role_arn}") from None
         c = resp["Credentials"]

@@ -21,6 +21,7 @@ import contextlib
 import getpass
 import inspect
 import os
+import re
 import socket
 import urllib.parse
 
@@ -36,6 +37,8 @@ META_KEY_ID = "h2s3-key-id"
 META_STREAM_ID = "h2s3-stream-id"
 META_FORMAT = "h2s3-format"
 FINGERPRINT = (META_SRC, META_LENGTH, META_MTIME)
+# scheme:[//authority]path; '?' and '#' belong to the path (HDFS names may hold them)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//[^/]*)?(.*)$", re.S)
 
 
 # ---------------------------------------------------------------- naming
@@ -50,17 +53,18 @@ def check_src(src):
 
 
 def source_path(src):
-    """The path part of a source (hdfs://, viewfs://, file:// or a bare path)."""
-    parsed = urllib.parse.urlsplit(src)
-    path = parsed.path if parsed.scheme else src
-    return urllib.parse.unquote(path) if parsed.scheme == "file" else path
+    """The path part of a source (hdfs://, viewfs://, file:// or a bare path), taken
+    literally as the readers take it (no percent-decoding)."""
+    m = _URL.match(src)
+    return m.group(2) if m else src
 
 
 def parse_s3_url(url):
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme != "s3" or not parsed.netloc:
+    """'s3://bucket/key' -> (bucket, key); the key may be empty and may hold '?' or '#'."""
+    bucket, _, key = str(url)[5:].partition("/") if str(url).startswith("s3://") else ("", "", "")
+    if not bucket:
         raise errors.UsageError(f"not an s3://BUCKET/KEY URL: {url!r}")
-    return parsed.netloc, parsed.path.lstrip("/")
+    return bucket, key
 
 
 def dest_for(src, dest=None, *, bucket=None, prefix=""):
@@ -193,6 +197,9 @@ class Setup:
             raise errors.ConfigError(
                 "no role to assume: set `role_arn` in the config, pass --role-arn, "
                 "or --no-assume-role on a host already running in the target role")
+        if not str(role).startswith("arn:"):
+            where = "--role-arn" if self._role_arn else f"config {self.config.where('role_arn')}"
+            raise errors.ConfigError(f"{where}: not a role ARN: {role!r}")
         from . import sts
 
         self.session_name = sts.session_name()
@@ -322,7 +329,9 @@ class Transfer:
 
     @property
     def policy(self):
-        return self._policy or self.config.get("authz_policy") or "group"
+        from . import authz
+
+        return authz.policy_from_config(self.config if self.config.prefix else None, self._policy)[0]
 
     @property
     def allowed_groups(self):
@@ -425,9 +434,11 @@ class Transfer:
 
     # -- files
     def many(self, items, force=False):
-        """Transfer (src) or (src, dest) items in sequence, authz batched; -> records.
+        """Transfer (src) or (src, dest) items in sequence, authz batched; -> [record]."""
+        return list(self.iter_many(items, force=force))
 
-        Yields each record as soon as it is final (callers stream them out)."""
+    def iter_many(self, items, force=False):
+        """Like many(), yielding each record as soon as it is final (to stream them out)."""
         pairs = [(i, None) if isinstance(i, str) else (i[0], i[1] if len(i) > 1 else None) for i in items]
         good = []
         for src, _d in pairs:

@@ -84,6 +84,8 @@ def verify(url, setup, *, against=None, threads=None, policy=None, allowed_group
     from . import s3get, streamfmt
 
     bucket, key = parse_s3_url(url)
+    if not key or key.endswith("/"):
+        raise errors.UsageError(f"{url}: names a bucket or prefix, not an object")
     rec = status.new_record(TOOL, bucket=bucket, key=key, src=against, stream_id=None, src_bytes=None)
     if against is not None:
         check_src(against)

@@ -83,3 +83,12 @@ def test_demo_as_an_ordinary_user_shows_the_denial_through_allowed_groups(linux_
     # the user's extra group grants nothing once allowed_groups names only its primary group
     assert f"group {linux_users.group('extra')} is not in allowed_groups={linux_users.group('demopg')}" in out
     assert "not an allowed group" in out
+
+
+def test_demo_as_a_user_with_a_single_group_still_shows_a_denial(linux_users):
+    if not os.access(os.path.join(linux_users.bindir, "moto_server"), os.X_OK):
+        pytest.skip("the venv the test users can run has no moto_server (test extras)")
+    user = linux_users.user("solo")
+    r = run_demo(runner=lambda argv, env: linux_users.run(user, argv, env=env, timeout=600))
+    out = check_demo_output(r)
+    assert f"allowed_groups=finance, and {user} is only in {linux_users.group('solopg')}" in out

@@ -149,8 +149,16 @@ def test_cat_command_exits_74_when_the_reader_is_killed_midway(hadoop, hdfs_dir)
     deadline = time.monotonic() + 30
     while not (kids := _children(p.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
+    killed = 0
     for k in kids:
-        os.kill(k, signal.SIGKILL)
+        try:
+            with open(f"/proc/{k}/cmdline", "rb") as f:
+                if b"-cat" in f.read().split(b"\0"):
+                    os.kill(k, signal.SIGKILL)  # the reader, not the -stat running alongside
+                    killed += 1
+        except FileNotFoundError:
+            pass  # the -stat finished meanwhile
+    assert killed == 1
     got += len(p.stdout.read())
     err = p.stderr.read().decode()
     assert p.wait() == 74, err

@@ -127,3 +127,49 @@ def test_two_concurrent_attempts_write_each_file_once(kit):
     assert sorted(v["Key"] for v in versions) == sorted(kit.key_for(u) for u in urls)  # one version each
     s = kit.summary("spec")
     assert (s["attempts"], s["files"], s["ok"], s["entries"], s["distinct_entries"]) == (2, 20, 20, 40, 40)
+
+
+def test_a_killed_task_leaves_no_partial_object_and_keeps_its_manifest(kit):
+    import signal
+    import subprocess
+
+    from harness import proc
+
+    small = kit.make_files(2)
+    (big,) = kit.make_files(1, size=48 * 1024 * 1024, name="big")
+    p = subprocess.Popen([proc.cmd_path("hdfs2s3kit"), "map", "--run-id", "killed", "--heartbeat", "0.05"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=dict(os.environ, **kit.env))
+    p.stdin.write("".join(u + "\n" for u in small + [big]).encode())
+    p.stdin.close()
+    seen = []
+    for line in iter(p.stderr.readline, b""):      # wait until the big file is under way (as YARN would)
+        seen.append(line.decode())
+        if line.startswith(b"reporter:status:") and big.encode() in line:
+            p.send_signal(signal.SIGTERM)           # YARN's kill: a failed or losing speculative attempt
+            break
+    rest_err = p.stderr.read().decode()
+    out = p.stdout.read()
+    assert p.wait(60) == 143, "".join(seen) + rest_err
+    from test_map_support import parse_tsv
+
+    rows = {r["src"]: r["status"] for r in parse_tsv(out)}
+    # A kill that lands inside an HTTP request is swallowed by botocore (it retries any exception
+    # there); the mapper's latch then stops the task right after that file, which completed whole.
+    assert rows[small[0]] == rows[small[1]] == "ok" and rows[big] in ("interrupted", "ok")
+    objects = kit.objects()
+    if rows[big] == "interrupted":
+        assert kit.key_for(big) not in objects
+    else:
+        assert objects[kit.key_for(big)]["Size"] > 48 * 1024 * 1024
+    assert kit.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    s = kit.summary("killed")
+    assert s["files"] == 3 and s["ok"] == 2 + (rows[big] == "ok")
+
+
+def test_a_task_whose_manifest_cannot_be_written_fails(kit):
+    urls = kit.make_files(2)
+    rc, rows, err = kit.map(urls, "--run-id", "nomani", "--manifests", "s3://no-such-bucket-h2s/x")
+    assert [r["status"] for r in rows] == ["ok", "ok"]          # the files themselves went
+    assert rc == 66, err                                        # ...but without its audit trail the attempt fails
+    assert "hdfs2s3kit map: run manifest not written: writing run manifest s3://no-such-bucket-h2s/x/_manifests/nomani/" in err

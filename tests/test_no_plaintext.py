@@ -16,7 +16,20 @@ BIN = os.path.dirname(sys.executable)
 _OPEN = re.compile(r'^(?:\[pid\s+)?(\d+)\]?\s*(open|openat|creat)\((?:[^,]*, )?"((?:[^"\\]|\\.)*)"(?:, ([A-Z_|]+))?.*\)\s*=\s*(-?\d+)')
 _WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE")
 
-pytestmark = pytest.mark.skipif(not os.access(STRACE, os.X_OK), reason="strace not installed (make test installs it)")
+
+
+def _strace_problem():
+    if not os.access(STRACE, os.X_OK):
+        return "strace not installed (make test installs it)"
+    r = subprocess.run([STRACE, "-f", "-qq", "-e", "trace=openat", "-o", os.devnull, "true"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode:
+        return f"strace cannot trace here: {r.stderr.decode(errors='replace').strip()[:200]}"
+    return None
+
+
+_PROBLEM = _strace_problem()
+pytestmark = pytest.mark.skipif(_PROBLEM is not None, reason=str(_PROBLEM))
 
 
 def opened_for_writing(log):

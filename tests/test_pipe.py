@@ -97,3 +97,35 @@ def test_without_the_guard_a_plain_pipeline_would_store_the_truncated_file(kit, 
     assert b"hadoop fs -cat failed" in r.stderr
     assert kit.objects() == ["naive"]
     assert len(kit.decrypt("naive")) == 1 << 20
+
+
+def test_pipe_sigterm_mid_upload_exits_143_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp_path):
+    import signal
+    import time
+
+    from test_transfer import STALLING_HADOOP
+
+    hpath, local = hdfs_dir
+    (local / "big.bin").write_bytes(os.urandom(12 << 20))
+    wrapper = tmp_path / "hadoop-stalling"
+    wrapper.write_text(STALLING_HADOOP.format(real=hadoop.cmd, cut=11 << 20))
+    wrapper.chmod(0o755)
+    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), HADOOP_CMD=str(wrapper))
+    p = subprocess.Popen([PIPE, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/big.bin"], env=e,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not kit.open_uploads():
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    assert kit.objects() == [] and kit.open_uploads() == []
+
+
+def test_pipe_help_shows_the_pipeline_and_wrong_arguments_are_a_usage_error():
+    h = subprocess.run([PIPE, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert h.returncode == 0
+    assert b"authz-check SRC && hdfs2s3kit cat SRC | fernet-encrypt | s3-put-sts DEST | notify" in h.stdout
+    u = subprocess.run([PIPE, "only-one"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert u.returncode == 2 and u.stderr.startswith(b"hdfs2s3-pipe: usage: ")

@@ -54,7 +54,7 @@ def test_input_smaller_than_a_part_is_a_single_put_object(aws_env, s3):
 
 @pytest.mark.parametrize("algo", ["CRC32", "CRC32C", "CRC64NVME"])
 def test_each_checksum_algorithm_matches_what_s3_computed(aws_env, s3, algo):
-    data = os.urandom(11 * MiB)
+    data = os.urandom(6 * MiB)
     r, rec = put(aws_env, f"c-{algo}", data, "--part-size", "5MiB", "--checksum-algorithm", algo)
     assert r.returncode == 0, r.stderr
     assert rec["checksum_algorithm"] == algo and rec["checksum_verified"] is True
@@ -77,7 +77,7 @@ def test_existing_key_is_refused_without_overwrite_and_replaced_with_it(aws_env,
     assert s3.get_object(Bucket=BUCKET, Key="taken")["Body"].read() == b"replacement"
 
 
-@pytest.mark.parametrize("size", [3 * MiB, 11 * MiB])
+@pytest.mark.parametrize("size", [3 * MiB, 6 * MiB])
 def test_input_shorter_than_expected_size_aborts_and_leaves_nothing(aws_env, s3, size):
     r, rec = put(aws_env, "short", os.urandom(size), "--part-size", "5MiB", "--expected-size", str(size + 1))
     assert r.returncode == 74
@@ -86,7 +86,7 @@ def test_input_shorter_than_expected_size_aborts_and_leaves_nothing(aws_env, s3,
     assert nothing_left(s3, "short")
 
 
-@pytest.mark.parametrize("size", [100, 11 * MiB])
+@pytest.mark.parametrize("size", [100, 6 * MiB])
 def test_input_longer_than_expected_size_is_refused(aws_env, s3, size):
     r, rec = put(aws_env, "long", os.urandom(size + 1), "--part-size", "5MiB", "--expected-size", str(size))
     assert r.returncode == 65

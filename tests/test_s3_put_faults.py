@@ -48,7 +48,7 @@ def test_signal_during_upload_aborts_and_exits_with_the_signal_code(aws_env, s3,
 
 
 def test_connection_reset_mid_part_is_retried_and_the_object_is_correct(aws_env, s3):
-    data = os.urandom(12 * MiB)
+    data = os.urandom(6 * MiB)
     with FaultyProxy(aws_env["AWS_ENDPOINT_URL"], cut_after=2 * MiB, cuts=2) as proxy:
         r = run("s3-put-sts", "--no-assume-role", "--part-size", "5MiB", f"s3://{BUCKET}/reset", input=data,
                 env={**aws_env, "AWS_ENDPOINT_URL": proxy.url})
@@ -58,7 +58,45 @@ def test_connection_reset_mid_part_is_retried_and_the_object_is_correct(aws_env,
     assert s3.get_object(Bucket=BUCKET, Key="reset")["Body"].read() == data
 
 
-@pytest.mark.parametrize("size", [1 * MiB, 12 * MiB])
+def test_throttled_parts_are_retried_with_backoff(aws_env, s3):
+    data = os.urandom(6 * MiB)
+    with FaultyProxy(aws_env["AWS_ENDPOINT_URL"], slowdowns=3) as proxy:
+        r = run("s3-put-sts", "--no-assume-role", "--part-size", "5MiB", f"s3://{BUCKET}/slow", input=data,
+                env={**aws_env, "AWS_ENDPOINT_URL": proxy.url})
+        assert proxy.slowdowns_done == 3
+    assert r.returncode == 0, r.stderr
+    assert s3.get_object(Bucket=BUCKET, Key="slow")["Body"].read() == data
+
+
+def test_progress_is_shown_only_when_stderr_is_a_terminal(aws_env, s3):
+    import pty
+
+    data = os.urandom(6 * MiB)
+    primary, secondary = pty.openpty()
+    try:
+        put = subprocess.Popen([cmd_path("s3-put-sts"), "--no-assume-role", "--part-size", "5MiB",
+                                f"s3://{BUCKET}/tty"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=secondary, env={**os.environ, **aws_env})
+        os.close(secondary)
+        put.communicate(data, timeout=60)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert put.returncode == 0
+    assert b"6.0 MiB, 2 parts" in shown
+    r = run("s3-put-sts", "--no-assume-role", "--overwrite", f"s3://{BUCKET}/tty", input=data, env=aws_env)
+    assert r.returncode == 0 and r.stderr == b""
+
+
+@pytest.mark.parametrize("size", [1 * MiB, 6 * MiB])
 def test_bytes_corrupted_in_transit_are_caught_and_the_bad_object_removed(aws_env, s3, size):
     # The emulator stores what it receives without checking our checksum header;
     # the read-back comparison is what catches it.

@@ -169,7 +169,7 @@ def test_real_encryptor_killed_leaves_nothing(aws_env, s3, key_file, when):
         enc.stdin.write(os.urandom(9 * MiB))      # more than one part, still flowing
         _wait_for_upload(s3)
     else:
-        enc.stdin.write(os.urandom(6 * MiB))      # whole frames, then the encryptor idles on stdin
+        enc.stdin.write(os.urandom(8 * MiB))      # whole frames, then the encryptor idles on stdin
         enc.stdin.flush()
         _wait_for_upload(s3)
         time.sleep(1.0)

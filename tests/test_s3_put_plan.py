@@ -21,6 +21,13 @@ def test_unknown_length_schedule_starts_at_8_mib_and_reaches_tens_of_tib():
     assert s3put.schedule_capacity() > 20 * TiB
 
 
+@pytest.mark.parametrize("part,buffers", [(8 * MiB, 7), (64 * MiB, 7), (128 * MiB, 4), (256 * MiB, 2),
+                                          (5 * GiB, 2)])
+def test_buffer_memory_is_bounded_as_parts_grow(part, buffers):
+    # one buffer filling + the rest in flight; two at least so reading overlaps sending
+    assert s3put.buffer_limit(part, 6) == buffers
+
+
 def test_part_size_never_exceeds_the_s3_maximum():
     assert s3put.next_part_size(4 * GiB, 100 * TiB) == s3put.MAX_PART
 

@@ -40,34 +40,34 @@ def write_listing(kit, lines):
     return str(path)
 
 
-def test_spark_pipes_24_files_through_one_mapper_per_partition(sc, kit):
+def test_job_engine_spark_pipes_24_files_through_one_mapper_per_partition(kit):
+    """The command users run: spark-submit of spark_runner.py (its own JVM), TSV on stdout."""
+    if shutil.which("java") is None:
+        pytest.skip("no java on PATH: Spark needs a Java runtime (make test installs default-jre-headless)")
     urls = kit.make_files(24)
     listing = write_listing(kit, urls)
-    rdd, partitions = spark_runner.partitioned(sc, listing, 6)
-    assert partitions == 4 and rdd.glom().map(len).collect() == [6, 6, 6, 6]
-    # The AWS variables and the config prefix reach the child only because pipe is given env=.
-    out = spark_runner.pipe_mapper(sc, listing, mapper_argv("spark-ok"), lines_per_map=6).collect()
-    rows = parse_tsv("\n".join(out).encode())
-    assert sorted(r["src"] for r in rows) == sorted(urls)
-    assert {r["status"] for r in rows} == {"ok"}
+    # PATH without the venv: spark-submit must still find pyspark, and pipe's child our interpreter.
+    r = proc.run("hdfs2s3kit", "job", "--engine", "spark", "--input", listing, "--run-id", "spark-ok",
+                 "--lines-per-map", "6", env=dict(kit.env, PATH="/usr/bin:/bin"), timeout=400)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 0, err[-3000:]
+    rows = parse_tsv(r.stdout)           # stdout is data only: Spark's logs went to stderr
+    assert sorted(x["src"] for x in rows) == sorted(urls) and {x["status"] for x in rows} == {"ok"}
     assert set(kit.objects()) == {kit.key_for(u) for u in urls}
     s = kit.summary("spark-ok")
+    # The AWS variables and the config prefix reached the children only because pipe got env=.
     assert (s["files"], s["ok"], s["attempts"]) == (24, 24, 4)      # four partitions, four mapper processes
 
 
-def test_job_engine_spark_exits_with_the_failing_mappers_code(kit):
-    """The command users run: spark-submit of spark_runner.py (its own JVM)."""
-    if shutil.which("java") is None:
-        pytest.skip("no java on PATH: Spark needs a Java runtime (make test installs default-jre-headless)")
+def test_a_failing_mapper_fails_the_spark_job_with_its_exit_code(sc, kit):
     urls = kit.make_files(20)
     missing = "file://" + str(kit.src_dir / "missing.bin")
     listing = write_listing(kit, urls[:10] + [missing] + urls[10:])
-    r = proc.run("hdfs2s3kit", "job", "--engine", "spark", "--input", listing, "--run-id", "spark-bad",
-                 "--lines-per-map", "21", env=dict(kit.env, PATH="/usr/bin:/bin"), timeout=400)
-    err = r.stderr.decode(errors="replace")
-    assert r.returncode == 66, err[-3000:]
-    assert "exited with error code 66" in err and "\tat org.apache" not in err      # one line, no Java stack
-    assert r.stdout == b""          # the job failed: no TSV, and no log line on stdout
+    rdd, partitions = spark_runner.partitioned(sc, listing, 7)
+    assert partitions == 3 and rdd.glom().map(len).collect() == [7, 7, 7]
+    with pytest.raises(Exception) as exc:      # checkCode=True: without it this would pass silently
+        spark_runner.pipe_mapper(sc, listing, mapper_argv("spark-bad"), lines_per_map=21).collect()
+    assert spark_runner.mapper_exit_code(exc.value) == 66
     # One partition: the mapper went on past the bad file, and the manifest says what happened.
     s = kit.summary("spark-bad")
     assert (s["files"], s["ok"], s["failed"]) == (21, 20, 1)

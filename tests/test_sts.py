@@ -65,8 +65,8 @@ def test_credentials_expiring_mid_upload_are_refreshed(aws_env, boto, moto_serve
     creds._refresh_using = counting_fetch
     first_key = creds.get_frozen_credentials().access_key
     s3 = aws.s3_client(sess, concurrency=2)
-    data = os.urandom(11 * MiB)
-    rec = s3put.upload(SlowSource(data, 0.15), "sts-bucket", "long-upload", s3=s3, part_size=5 * MiB,
+    data = os.urandom(6 * MiB)
+    rec = s3put.upload(SlowSource(data, 0.2), "sts-bucket", "long-upload", s3=s3, part_size=5 * MiB,
                        concurrency=2)
     moto_server.set_auth(False)
     assert rec["status"] == "ok"

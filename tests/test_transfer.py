@@ -31,6 +31,7 @@ def test_transfer_stores_an_encrypted_object_that_decrypts_to_the_source(kit, tm
     assert rec["xxh3_128"] == xxhash.xxh3_128(data).hexdigest()
     assert rec["key_id"] == "/hdfs2s3/t/keys/fernet:1"
     assert rec["parts"] == (3 if size > 2 * PART else 1)
+    assert rec["checksum_verified"] is True
     assert kit.decrypt(rec["key"]) == data
     assert not kit.open_uploads()
 
@@ -162,7 +163,7 @@ def test_missing_role_in_config_is_a_config_error(kit, tmp_path):
 STALLING_HADOOP = """#!/bin/bash
 if [ "$1" = fs ] && [ "$2" = -cat ]; then
   "{real}" "$@" | head -c {cut}
-  sleep 120
+  sleep 90
   exit 0
 fi
 exec "{real}" "$@"
@@ -192,12 +193,13 @@ def test_sigterm_mid_upload_aborts_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp
     hpath, local = hdfs_dir
     (local / "big.bin").write_bytes(os.urandom(12 << 20))
     wrapper = tmp_path / "hadoop-stalling"
-    wrapper.write_text(STALLING_HADOOP.format(real=hadoop.cmd, cut=9 << 20))   # one 8 MiB part, then stall
+    # 11 MiB read, then the reader stalls: the first 8 MiB part is up, the upload is open
+    wrapper.write_text(STALLING_HADOOP.format(real=hadoop.cmd, cut=11 << 20))
     wrapper.chmod(0o755)
     env = dict(os.environ, **kit.env, HADOOP_CMD=str(wrapper))
     p = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "hdfs2s3kit"), "transfer",
                           f"{hpath}/big.bin"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 60
     while not kit.open_uploads():
         assert p.poll() is None and time.monotonic() < deadline, p.communicate()
         time.sleep(0.2)
@@ -207,3 +209,45 @@ def test_sigterm_mid_upload_aborts_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp
     (rec,) = records(out)
     assert rec["status"] == "interrupted" and rec["exit_code"] == 143
     assert kit.objects() == [] and kit.open_uploads() == []
+
+
+def test_offline_key_file_and_explicit_dest_need_no_config(kit, tmp_path):
+    from cryptography.fernet import Fernet
+
+    keyfile = tmp_path / "fernet.key"
+    keyfile.write_bytes(Fernet.generate_key())
+    keyfile.chmod(0o600)
+    src = _write(tmp_path / "offline.txt", b"no ssm here\n")
+    env = {"HDFS2S3_CONFIG": ""}
+    r = kit.transfer(f"file://{src}", f"s3://{BUCKET}/offline/", "--key-file", str(keyfile),
+                     "--no-assume-role", env=env)
+    assert r.returncode == 0, r.stderr
+    (rec,) = records(r.stdout)
+    assert rec["key"] == "offline/offline.txt" and rec["key_id"].startswith("fp:")
+    assert rec["role_arn"] is None
+    d = kit.run("fernet-decrypt", "--key-file", str(keyfile), input=kit.get("offline/offline.txt"), env=env)
+    assert d.returncode == 0 and d.stdout == b"no ssm here\n"
+    r = kit.transfer(f"file://{src}", "--key-file", str(keyfile), "--no-assume-role", env=env)
+    assert r.returncode == 78
+    assert b"no destination: give DEST or set `bucket` in the config" in r.stderr
+
+
+def test_a_denied_file_is_published_to_sns_and_counted_in_cloudwatch(kit, tmp_path):
+    import json
+
+    sqs, sns = kit.session.client("sqs"), kit.session.client("sns")
+    topic = kit.ssm.get_parameter(Name="/hdfs2s3/t/sns_topic_arn")["Parameter"]["Value"]
+    q = sqs.create_queue(QueueName="kit-ops")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    kit.set_config("allowed_groups", "h2s-no-such-company-group")
+    src = _write(tmp_path / "locked.csv", b"x")
+    assert kit.transfer(f"file://{src}").returncode == 77
+    msgs = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10).get("Messages", [])
+    subjects = [json.loads(m["Body"])["Subject"] for m in msgs]
+    assert any("denied" in s for s in subjects), subjects
+    stats = kit.session.client("cloudwatch").get_metric_statistics(
+        Namespace="kit", MetricName="Failures", Dimensions=[{"Name": "Pipeline", "Value": "t"},
+                                                            {"Name": "Bucket", "Value": BUCKET}],
+        StartTime="2000-01-01T00:00:00Z", EndTime="2100-01-01T00:00:00Z", Period=86400, Statistics=["Sum"])
+    assert sum(p["Sum"] for p in stats["Datapoints"]) == 1

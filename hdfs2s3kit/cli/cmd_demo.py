@@ -5,14 +5,19 @@ import typer
 from . import common
 
 
+HELP = (
+    "The whole flow on this machine against a local AWS emulator; no AWS account needed.\n\n"
+    "Starts moto_server on 127.0.0.1, seeds config, key, bucket, role and SNS topic, transfers a few "
+    "local files (one of them refused), verifies them by decrypting, prints a summary and stops the "
+    "server. Leaves nothing behind; run it as often as you like."
+)
+
+
 def register(app):
-    @app.command("demo")
+    @app.command("demo", help=HELP)
     def demo_cmd(
         keep: bool = typer.Option(False, "--keep", help="Leave the local AWS running (Ctrl-C stops it)."),
     ):
-        """Start a local AWS (moto_server on 127.0.0.1), seed config, key, bucket, role and topic,
-        transfer a few local files (one of them refused), verify them, and print a summary.
-        Needs no AWS account and leaves nothing behind."""
         from .. import demo
 
         raise typer.Exit(common.run("demo", demo.run, keep))

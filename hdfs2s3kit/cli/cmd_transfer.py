@@ -39,7 +39,7 @@ def _run(args, from_file, force, notify, **kw):
     items = _items(args, from_file)
     with transfer.Transfer(notify=notify, **kw) as t:
         try:
-            for rec in t.many(items, force=force):
+            for rec in t.iter_many(items, force=force):
                 common.emit_json(rec)
         except errors.Interrupted as e:
             if e.record is not None:
@@ -55,8 +55,18 @@ def _run(args, from_file, force, notify, **kw):
     return transfer.exit_code(t.records)
 
 
+HELP = (
+    "Move files into S3 encrypted: authz, read, encrypt, gated upload, checksum, report.\n\n"
+    "One JSON status record per file on stdout (docs/STATUS.md); exit 0 when every file is ok or "
+    "skipped, else the first failure's code. Without DEST a file goes to s3://BUCKET/PREFIX/<source "
+    "path> (bucket and prefix from the config). If DEST already holds the same source version (path, "
+    "length, mtime in its metadata) the file is `skipped`; another version is refused (73) unless "
+    "--force."
+)
+
+
 def register(app):
-    @app.command("transfer")
+    @app.command("transfer", help=HELP)
     def transfer_cmd(
         args: Optional[List[str]] = typer.Argument(None, metavar="SRC... [DEST]",
                                                    help="Sources (hdfs://, viewfs://, /path, file://); last s3:// is DEST."),
@@ -73,10 +83,6 @@ def register(app):
         metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="CloudWatch metrics."),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress on stderr."),
     ):
-        """Move files into S3 encrypted: authz -> read -> encrypt -> gated upload -> checksum -> report.
-
-        One JSON status record per file on stdout (docs/STATUS.md). Without DEST a file goes to
-        s3://BUCKET/PREFIX/<source path> from the config. Same source version already there: `skipped`."""
         rc = common.run("transfer", _run, args, from_file, force, notify, config_prefix=config,
                         key_file=key_file, role_arn=role_arn, assume_role=assume_role, threads=threads,
                         part_size=part_size, concurrency=concurrency, metrics=metrics,

@@ -17,8 +17,17 @@ def _run(url, against, threads, **kw):
     return rec["exit_code"]
 
 
+HELP = (
+    "Prove an object holds exactly what the source held: download, decrypt, check.\n\n"
+    "Checks every frame, the final frame's length and xxh3-128 digest, and the stream ID, length and "
+    "key ID the object's metadata records; --against also re-reads the source and compares. "
+    "Plaintext is hashed, never stored. One JSON record on stdout. Exit 65 naming the mismatch, 66 "
+    "no such object."
+)
+
+
 def register(app):
-    @app.command("verify")
+    @app.command("verify", help=HELP)
     def verify_cmd(
         url: str = typer.Argument(..., metavar="s3://BUCKET/KEY", help="The object to check."),
         against: Optional[str] = typer.Option(None, "--against", metavar="SRC",
@@ -29,9 +38,5 @@ def register(app):
         assume_role: bool = typer.Option(True, "--assume-role/--no-assume-role", help="Use STS AssumeRole."),
         threads: Optional[int] = typer.Option(None, "--threads", help="Decryption threads."),
     ):
-        """Download, decrypt and check an object: every frame, the final length and xxh3-128 digest,
-        and the stream ID, length and key ID its metadata records. Plaintext is hashed, never stored.
-
-        One JSON record on stdout. Exit 65 naming the mismatch; 66 no such object."""
         raise typer.Exit(common.run("verify", _run, url, against, threads, config_prefix=config,
                                     key_file=key_file, role_arn=role_arn, assume_role=assume_role))

@@ -3,7 +3,9 @@
 Put its URL in AWS_ENDPOINT_URL in front of the moto server to make the
 network fail in ways a real one does: `cut` resets a connection once it has
 carried N request bytes (a connection reset mid-part), `corrupt` flips one
-byte of the request stream (what S3's checksum header exists to catch).
+byte of the request stream (what S3's checksum header exists to catch),
+`corrupt_reply_at` one byte of a response, `slowdowns` answers UploadParts
+with 503 SlowDown (S3's throttling).
 Each fault fires a bounded number of times, then the proxy just forwards.
 Loopback only: it binds 127.0.0.1 and forwards to a 127.0.0.1 URL.
 """
@@ -14,9 +16,15 @@ import threading
 import urllib.parse
 
 
+_SLOWDOWN_BODY = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+                  b'<Message>Please reduce your request rate.</Message></Error>')
+_SLOWDOWN = (b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+             b"Content-Length: " + str(len(_SLOWDOWN_BODY)).encode() + b"\r\n\r\n" + _SLOWDOWN_BODY)
+
+
 class FaultyProxy:
     def __init__(self, target_url, *, cut_after=None, cuts=0, corrupt_at=None, corruptions=0,
-                 corrupt_reply_at=None):
+                 corrupt_reply_at=None, slowdowns=0):
         u = urllib.parse.urlparse(target_url)
         if u.hostname not in ("127.0.0.1", "localhost"):
             raise ValueError("the test proxy forwards to loopback only")
@@ -24,7 +32,8 @@ class FaultyProxy:
         self.cut_after, self.cuts_left = cut_after, cuts
         self.corrupt_at, self.corruptions_left = corrupt_at, corruptions
         self.corrupt_reply_at = corrupt_reply_at      # same budget, on the server -> client side
-        self.cuts_done = self.corruptions_done = self.connections = 0
+        self.slowdowns_left = slowdowns    # answer an UploadPart with 503 SlowDown instead of forwarding
+        self.cuts_done = self.corruptions_done = self.slowdowns_done = self.connections = 0
         self._lock = threading.Lock()
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
@@ -68,6 +77,12 @@ class FaultyProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if seen == 0 and self._is_upload_part(data) and self._take("slowdowns"):
+                    src.sendall(_SLOWDOWN)
+                    with self._lock:
+                        self.slowdowns_done += 1
+                    self._reset(src, dst)
+                    return
                 if cut is None and self.cut_after is not None and seen + len(data) > self.cut_after:
                     cut = self._take("cuts")
                     if cut:
@@ -112,6 +127,11 @@ class FaultyProxy:
             pass
         finally:
             self._half_close(dst)
+
+    @staticmethod
+    def _is_upload_part(data):
+        line = data.split(b"\r\n", 1)[0]
+        return line.startswith(b"PUT ") and b"partNumber=" in line
 
     @staticmethod
     def _half_close(s):

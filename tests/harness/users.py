@@ -50,12 +50,14 @@ def _sh(*argv):
 
 
 def _venv_usable_by_others(bindir):
+    import typer
+
     import hdfs2s3kit
 
-    pkg = Path(hdfs2s3kit.__file__).parent
     exe = Path(bindir) / "python"
-    return all(others_can_read(p) for p in (exe, os.path.realpath(exe), pkg / "__init__.py",
-                                            Path(bindir) / "authz-check"))
+    needed = (exe, os.path.realpath(exe), Path(hdfs2s3kit.__file__), Path(typer.__file__),
+              Path(bindir) / "authz-check")
+    return all(p.exists() and others_can_read(p) for p in map(Path, needed))
 
 
 def _checkout_root():
