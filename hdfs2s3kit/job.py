@@ -40,6 +40,8 @@ class JobSpec:
         self.run_id = manifest.check_run_id(run_id or manifest.new_run_id())
         if lines_per_map < 1:
             raise errors.UsageError("--lines-per-map must be at least 1")
+        if max_attempts < 1:
+            raise errors.UsageError("--max-attempts must be at least 1")
         if task_timeout_s < 60:
             raise errors.UsageError("--task-timeout must be at least 60 seconds")
         self.lines_per_map = int(lines_per_map)
@@ -137,6 +139,16 @@ def spark_argv(spec, *, spark_submit="spark-submit", master="local[2]", python=N
     elif tsv:
         argv += ["--tsv", tsv]
     return argv + ["--", python, "-m", "hdfs2s3kit.cli.main", "map", *mapper_args(spec)]
+
+
+def absolute_python(python=None):
+    """An interpreter path a pipe child can exec without PATH: given, found on PATH, or ours."""
+    if not python:
+        return os.path.abspath(sys.executable)
+    found = python if os.sep in python else shutil.which(python)
+    if not found or not os.access(found, os.X_OK):
+        raise errors.UsageError(f"--python: no such interpreter: {python}")
+    return os.path.abspath(found)
 
 
 def _stderr_tty():

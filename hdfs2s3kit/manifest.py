@@ -20,6 +20,7 @@ from . import aws, errors, status
 MANIFEST_DIR = "_manifests"
 FLUSH_EVERY = 500          # records per object: a killed attempt loses at most this many lines...
 FLUSH_AFTER_S = 120.0      # ...or this much time; its retry re-records those files as skipped
+READERS = 8               # parallel GETs when reading a run back
 _RANK = {"ok": 0, "skipped": 1}
 
 ENTRY_FIELDS = ("run_id", "task_id", "attempt_id", "src", "dest", "bucket", "key", "version_id", "status",
@@ -131,12 +132,19 @@ def read_entries(s3, bucket, prefix, run_id):
         raise aws.as_kit_error(e, f"listing s3://{bucket}/{root}") from None
     if not keys:
         raise errors.NoInputError(f"no manifest for run {run_id} under s3://{bucket}/{root}")
-    entries, bad = [], 0
-    for key in sorted(keys):
+    def fetch(key):
         try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")
         except Exception as e:  # noqa: BLE001
             raise aws.as_kit_error(e, f"reading s3://{bucket}/{key}") from None
+
+    # A big run has one object per task attempt (thousands): fetch them side by side.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        bodies = list(pool.map(fetch, sorted(keys)))
+    entries, bad = [], 0
+    for body in bodies:
         for line in body.splitlines():
             try:
                 e = json.loads(line)
@@ -236,7 +244,9 @@ def format_summary(s):
     if other:
         lines.append("  failures by status: " + ", ".join(f"{k} {v}" for k, v in other.items()))
     for f in s["failures"]:
-        lines.append(f"  FAILED {f['status']}: {f['src']}: {f.get('error') or ''}".rstrip())
+        err = f.get("error") or ""
+        where = "" if f["src"] in err else f"{f['src']}: "     # errors usually name their source already
+        lines.append(f"  FAILED {f['status']}: {where}{err}".rstrip())
     return "\n".join(lines)
 
 

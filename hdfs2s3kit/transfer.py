@@ -492,7 +492,8 @@ class Transfer:
         if not decision.allowed:
             code = getattr(decision, "code", None) or errors.NOPERM
             word = "denied" if code == errors.NOPERM else _status_word(code)
-            raise errors.KitError(f"{src}: {decision.reason}", code=code, status=word)
+            reason = decision.reason if decision.reason.startswith(src) else f"{src}: {decision.reason}"
+            raise errors.KitError(reason, code=code, status=word)
         if stat is None or getattr(stat, "is_dir", False):
             raise errors.NoInputError(f"{src}: not a regular file")
         rec.update(src_bytes=int(stat.length), src_mtime=stat.mtime)

@@ -11,7 +11,7 @@ import pytest
 from harness import proc
 
 from hdfs2s3kit import job
-from test_map_support import BUCKET, KEY_PREFIX, kit, parse_tsv  # noqa: F401 - kit is a fixture
+from test_map_support import BUCKET, KEY_PREFIX, mapkit, parse_tsv  # noqa: F401 - mapkit is a fixture
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE_PYTHON = "/usr/bin/python3"   # no boto3/xxhash of its own: everything must come from the archive
@@ -96,6 +96,14 @@ def test_spark_print_pipes_through_an_absolute_interpreter():
     assert opt(argv, "--lines-per-map") == ["7"]
 
 
+def base_python_or_skip():
+    if not os.access(BASE_PYTHON, os.X_OK):
+        pytest.skip(f"no {BASE_PYTHON}: nothing to run the archive with outside the venv")
+    v = subprocess.run([BASE_PYTHON, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True)
+    if v.stdout.split() != [str(x).encode() for x in sys.version_info[:2]]:
+        pytest.skip(f"{BASE_PYTHON} is not Python {sys.version_info[0]}.{sys.version_info[1]}, the archive's")
+
+
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     out = tmp_path_factory.mktemp("archive") / "hdfs2s3kit-archive.tgz"
@@ -110,7 +118,8 @@ def unpack(archive, where):
     subprocess.run(["tar", "-xzf", str(archive), "-C", str(where)], check=True)
 
 
-def test_the_shipped_archive_runs_the_mapper_in_a_task_folder(kit, archive, tmp_path):
+def test_the_shipped_archive_runs_the_mapper_in_a_task_folder(mapkit, archive, tmp_path):
+    base_python_or_skip()
     if subprocess.run([BASE_PYTHON, "-c", "import boto3"], capture_output=True).returncode == 0:
         pytest.skip(f"{BASE_PYTHON} has boto3 of its own: it could not show that the archive is complete")
     # What YARN does with `-archives X#hdfs2s3kit`: unpack it into the task's working folder under that name.
@@ -124,9 +133,9 @@ def test_the_shipped_archive_runs_the_mapper_in_a_task_folder(kit, archive, tmp_
     argv = printed("--input", "/l", "--run-id", "arch-1", "--python", BASE_PYTHON, "--archive", str(archive))
     mapper_cmd = opt(argv, "-mapper")[0].split(" ")      # Hadoop splits -mapper on spaces
     cmdenv = dict(e.split("=", 1) for e in opt(argv, "-cmdenv"))
-    urls = kit.make_files(3)
+    urls = mapkit.make_files(3)
     listing = "".join(f"{n * 100}\t{u}\n" for n, u in enumerate(urls)).encode()   # NLineInputFormat: OFFSET<TAB>SRC
-    env = dict(kit.env, **cmdenv, mapreduce_task_id="task_1_0001_m_000000",
+    env = dict(mapkit.env, **cmdenv, mapreduce_task_id="task_1_0001_m_000000",
                mapreduce_task_attempt_id="attempt_1_0001_m_000000_0",
                PATH="/usr/bin:/bin", PYTHONPATH="")
     r = subprocess.run(mapper_cmd, input=listing, cwd=task_dir, env=env, capture_output=True, timeout=180)
@@ -134,13 +143,14 @@ def test_the_shipped_archive_runs_the_mapper_in_a_task_folder(kit, archive, tmp_
     rows = parse_tsv(r.stdout)
     assert [x["status"] for x in rows] == ["ok"] * 3 and [x["src"] for x in rows] == urls
     assert "reporter:counter:hdfs2s3,files_ok,1" in r.stderr.decode()
-    s = kit.summary("arch-1")
+    s = mapkit.summary("arch-1")
     assert s["ok"] == 3 and s["attempts"] == 1
-    assert kit.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{KEY_PREFIX}/_manifests/arch-1/task_1_0001_m_000000/"
+    assert mapkit.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{KEY_PREFIX}/_manifests/arch-1/task_1_0001_m_000000/"
                                   "attempt_1_0001_m_000000_0-")["KeyCount"] == 1
 
 
 def test_the_archive_refuses_another_python_version(archive, tmp_path):
+    base_python_or_skip()
     unpack(archive, tmp_path / "a")
     info_path = tmp_path / "a" / "BUILD-INFO.json"
     info = json.loads(info_path.read_text())
@@ -148,3 +158,24 @@ def test_the_archive_refuses_another_python_version(archive, tmp_path):
     info_path.write_text(json.dumps(info))
     r = subprocess.run([BASE_PYTHON, str(tmp_path / "a"), "map", "--help"], capture_output=True)
     assert r.returncode == 69 and b"built for Python 3.99" in r.stderr
+
+
+@pytest.mark.hadoop
+def test_job_runs_hadoop_with_an_argument_list_and_passes_its_exit_status(hadoop, tmp_path):
+    """The harness's `hadoop` knows only `hadoop fs`: `hadoop jar` fails, and job says so with its code."""
+    jar = tmp_path / "hadoop-streaming-3.5.0.jar"
+    jar.write_bytes(b"PK")
+    archive = tmp_path / "a b.tgz"        # a space: harmless in an argument list, refused in -mapper
+    archive.write_bytes(b"")
+    before = hadoop.launches()
+    r = proc.run("hdfs2s3kit", "job", "--input", "/user/x/list.txt", "--archive", str(tmp_path / "a.tgz"),
+                 env=dict(hadoop.env(), HADOOP_STREAMING_JAR=str(jar)))
+    assert r.returncode == 66 and b"archive not found" in r.stderr          # checked before launching
+    (tmp_path / "a.tgz").write_bytes(b"")
+    r = proc.run("hdfs2s3kit", "job", "--input", "/user/x/list.txt", "--archive", str(tmp_path / "a.tgz"),
+                 "--run-id", "j1", env=dict(hadoop.env(), HADOOP_STREAMING_JAR=str(jar)))
+    assert r.returncode == 1 and b"only 'hadoop fs' is supported" in r.stderr
+    assert b"hdfs2s3kit job: run j1 exited 1; summary: hdfs2s3kit report j1" in r.stderr
+    assert hadoop.launches() - before == 1
+    r = proc.run("hdfs2s3kit", "job", "--input", "/l", "--archive", str(archive), env=hadoop.env())
+    assert r.returncode == 2 and b"no spaces or quotes" in r.stderr

@@ -7,7 +7,6 @@ Imported by the test modules (no tests here)."""
 import json
 import os
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -123,14 +122,10 @@ def seed(boto, prefix=PREFIX):
 
 
 @pytest.fixture
-def kit(aws_env, boto, tmp_path, monkeypatch):
+def mapkit(aws_env, boto, tmp_path, monkeypatch):
     for k in FLAG_NAMES:
         monkeypatch.delenv(k, raising=False)
     seed(boto)
     env = dict(aws_env, HDFS2S3_CONFIG=PREFIX)
     monkeypatch.setenv("HDFS2S3_CONFIG", PREFIX)
     return Kit(env, boto, tmp_path)
-
-
-def venv_python():
-    return sys.executable

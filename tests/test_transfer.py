@@ -251,3 +251,9 @@ def test_a_denied_file_is_published_to_sns_and_counted_in_cloudwatch(kit, tmp_pa
                                                             {"Name": "Bucket", "Value": BUCKET}],
         StartTime="2000-01-01T00:00:00Z", EndTime="2100-01-01T00:00:00Z", Period=86400, Statistics=["Sum"])
     assert sum(p["Sum"] for p in stats["Datapoints"]) == 1
+
+
+def test_missing_source_error_names_it_once(kit, tmp_path):
+    r = kit.transfer(f"file://{tmp_path}/nope.csv")
+    assert r.returncode == 66
+    assert r.stderr.decode() == f"transfer: no_input: file://{tmp_path}/nope.csv: no such file or directory\n"

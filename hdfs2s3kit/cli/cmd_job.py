@@ -17,7 +17,7 @@ def _run(engine, do_print, streaming_jar, spark_submit, master, python, **spec_k
         raise errors.UsageError(f"--engine must be hadoop or spark, not {engine!r}")
     tsv = None
     if engine == "spark":
-        spec = job.JobSpec(python=os.path.abspath(python or sys.executable), **spec_kw)
+        spec = job.JobSpec(python=job.absolute_python(python), **spec_kw)
         if not do_print:
             spark_submit = job.find_spark_submit(spark_submit)
             tsv = tempfile.NamedTemporaryFile(prefix="hdfs2s3kit-job-", suffix=".tsv", delete=False).name

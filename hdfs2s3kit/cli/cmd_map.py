@@ -10,7 +10,7 @@ from . import common
 
 
 def _run(input, run_id, dest, manifests, no_manifest, force, heartbeat, batch, **kw):
-    from .. import manifest, mapper, transfer
+    from .. import errors, manifest, mapper, transfer
 
     run_id = manifest.check_run_id(run_id or os.environ.get("HDFS2S3_RUN_ID") or
                                    os.environ.get("mapreduce_job_id") or manifest.new_run_id())
@@ -26,13 +26,17 @@ def _run(input, run_id, dest, manifests, no_manifest, force, heartbeat, batch, *
                          f"{manifest.run_prefix(prefix, run_id)}")
         m = mapper.Mapper(t, reporter=reporter, manifest=writer, force=force, heartbeat_s=heartbeat,
                           batch=batch, dest_root=dest_root)
-        if input and input != "-":
-            try:
-                with open(input, encoding="utf-8", errors="surrogateescape") as f:
-                    return m.run(f)
-            except OSError as e:
-                raise manifest.errors.NoInputError(f"{input}: {e.strerror}") from None
-        return m.run(sys.stdin)
+        # HDFS paths are bytes: one that is not UTF-8 must still come out as it went in.
+        sys.stdout.reconfigure(errors="surrogateescape")
+        if not input or input == "-":
+            sys.stdin.reconfigure(errors="surrogateescape")
+            return m.run(sys.stdin)
+        try:
+            f = open(input, encoding="utf-8", errors="surrogateescape")
+        except OSError as e:
+            raise errors.NoInputError(f"{input}: {e.strerror}") from None
+        with f:
+            return m.run(f)
 
 
 def register(app):
