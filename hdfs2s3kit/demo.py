@@ -220,21 +220,58 @@ def cleanup_group(how):
 
 # ---------------------------------------------------------------- the steps
 
-def send_batch(srcs, *, force=False, allowed_groups=None, echo=True):
-    """The batch step: every source through the transfer library with shared set-up.
+class _Recording:
+    """The transfer as the mapper sees it, keeping each record for the summary table."""
 
-    One function on purpose: it can be swapped for the Hadoop Streaming mapper
-    (`hdfs2s3kit map`, fed the same listing on stdin) without touching the rest."""
-    from . import transfer
+    def __init__(self, transfer):
+        self.transfer = transfer
+        self.records = []
 
-    out = []
-    with transfer.Transfer(config_prefix=PREFIX, allowed_groups=allowed_groups, progress=False) as t:
-        for rec in t.iter_many(srcs, force=force):
-            out.append(rec)
-            if echo:
-                say(f"   {rec['status']:<8} {_name(rec['src']):<16} -> "
-                    + (f"s3://{rec['bucket']}/{rec['key']}" if rec["status"] in ("ok", "skipped") else "nothing stored"))
-    return out
+    def prepare(self, srcs):
+        return self.transfer.prepare(srcs)
+
+    def one(self, src, dest=None, force=False):
+        rec = self.transfer.one(src, dest, force=force)
+        self.records.append(rec)
+        return rec
+
+
+def send_batch(srcs, *, force=False, allowed_groups=None, echo=True, run_id=None):
+    """The batch step, through the Hadoop Streaming mapper (`hdfs2s3kit map`) in-process:
+    the listing a job would feed a task, one TSV line per file, Hadoop counters, and
+    (with run_id) the run manifest that `hdfs2s3kit report` reads back."""
+    import io
+
+    from . import manifest, mapper, transfer
+
+    tsv, counters = io.StringIO(), io.StringIO()
+    with transfer.Transfer(config_prefix=PREFIX, allowed_groups=allowed_groups, progress=False, tool="map") as t:
+        rec_t = _Recording(t)
+        writer = None
+        if run_id:
+            bucket, prefix = manifest.manifest_root(t.config, None)
+            task_id, attempt_id = mapper.task_identity()
+            writer = manifest.ManifestWriter(t.setup.s3, bucket, prefix, run_id, task_id, attempt_id)
+        m = mapper.Mapper(rec_t, out=tsv, reporter=mapper.Reporter(counters), manifest=writer, force=force)
+        m.run(s + "\n" for s in srcs)
+    if echo:
+        for rec in rec_t.records:
+            say(f"   {rec['status']:<8} {_name(rec['src']):<16} -> "
+                + (f"s3://{rec['bucket']}/{rec['key']}" if rec["status"] in ("ok", "skipped") else "nothing stored"))
+        say("   mapper counters: " + ", ".join(f"{k} {v}" for k, v in m.counts.items() if v))
+    return rec_t.records
+
+
+def manifest_report(run_id):
+    """`hdfs2s3kit report RUN_ID`: the run manifest read back from S3."""
+    from . import manifest, transfer
+
+    setup = transfer.Setup(config_prefix=PREFIX)
+    bucket, prefix = manifest.manifest_root(setup.config, None)
+    summary = manifest.load_summary(setup.s3, bucket, prefix, run_id)
+    for line in manifest.format_summary(summary).splitlines():
+        say("   " + line)
+    return summary
 
 
 def verify_all(records):
@@ -356,12 +393,14 @@ def run(keep=False):
                 say(f"   {_name(s):<16} {st.st_size:>9} bytes  group {__import__('grp').getgrgid(st.st_gid).gr_name}")
             say(f"   {_name(locked)} is {how['why']}: it must be refused")
 
-            step(3, "Transfer: authz (batched) -> read -> encrypt -> gated upload -> checksum -> metrics/SNS")
+            run_id = f"demo-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+            step(3, "Batch through the Hadoop Streaming mapper (`hdfs2s3kit map`, run " + run_id + "):\n"
+                 "   authz (batched) -> read -> encrypt -> gated upload -> checksum -> manifest, metrics, SNS")
             if how.get("separate"):
-                records = send_batch([s for s in srcs if s != locked])
-                records += send_batch([locked], allowed_groups=("finance",))
+                records = send_batch([s for s in srcs if s != locked], run_id=run_id)
+                records += send_batch([locked], allowed_groups=("finance",), run_id=run_id)
             else:
-                records = send_batch(srcs)
+                records = send_batch(srcs, run_id=run_id)
             by_src = {r["src"]: r for r in records}
             denied = by_src[locked]
             if denied["status"] != "denied":
@@ -372,21 +411,28 @@ def run(keep=False):
                 if r["src"] != locked and r["status"] != "ok":
                     problems.append(f"{_name(r['src'])}: {r['status']}: {r['error']}")
 
-            step(4, "Verify: download, decrypt, check each final frame's digest and length, compare with the source")
+            step(4, f"Run manifest: hdfs2s3kit report {run_id}")
+            summary = manifest_report(run_id)
+            expected_ok = sum(1 for r in records if r["status"] == "ok")
+            if summary["ok"] != expected_ok or summary["failed"] < 1:
+                problems.append(f"manifest report: {summary['ok']} ok / {summary['failed']} failed, "
+                                f"expected {expected_ok} ok and the denial")
+
+            step(5, "Verify: download, decrypt, check each final frame's digest and length, compare with the source")
             verified = verify_all(records)
             for src, v in verified.items():
                 if v["status"] != "ok":
                     problems.append(f"verify {_name(src)}: {v['error']}")
 
-            step(5, "Summary")
+            step(6, "Summary")
             table(records, verified)
 
-            step(6, "Run the same batch again: each file already there with the same fingerprint is skipped")
+            step(7, "Run the same batch again: each file already there with the same fingerprint is skipped")
             again = send_batch([s for s in srcs if s != locked], echo=False)
             say("   " + ", ".join(f"{_name(r['src'])}: {r['status']}" for r in again))
             problems += [f"re-run {_name(r['src'])}: {r['status']}" for r in again if r["status"] != "skipped"]
 
-            step(7, "Tamper check: an object swapped for another object's bytes")
+            step(8, "Tamper check: an object swapped for another object's bytes")
             v = tamper_check(records)
             if v is not None and v["exit_code"] != errors.DATAERR:
                 problems.append("verify did not catch the swapped object")
