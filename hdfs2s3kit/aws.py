@@ -52,7 +52,7 @@ def as_kit_error(exc, what):
 
     `what` names the action and resource, e.g. "PutObject s3://b/k".
     """
-    if isinstance(exc, errors.KitError):
+    if isinstance(exc, errors.KitBase):
         return exc
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return errors.ConfigError(f"{what}: no AWS credentials found (standard chain: env, AWS_PROFILE, instance role)")

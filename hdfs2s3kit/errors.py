@@ -19,13 +19,11 @@ SIGINT_EXIT = 130
 SIGTERM_EXIT = 143
 
 
-class KitError(Exception):
-    """An error with an exit code and a one-line message safe to print.
-
-    `status` is the short machine-readable word used in status records
-    (e.g. "checksum_mismatch", "exists", "denied"); `record` may carry a
-    partially filled status record for the caller to emit.
-    """
+class KitBase(BaseException):
+    """What every toolkit failure carries: an exit code, a one-line message safe
+    to print, the short `status` word used in status records (e.g.
+    "checksum_mismatch", "exists", "denied"), and optionally a partially filled
+    status `record` for the caller to emit."""
 
     code = 1
     status = "failed"
@@ -38,6 +36,10 @@ class KitError(Exception):
         if status is not None:
             self.status = status
         self.record = record
+
+
+class KitError(KitBase, Exception):
+    """An ordinary failure: callers catch it per file and record it."""
 
 
 class UsageError(KitError):
@@ -80,8 +82,12 @@ class ConfigError(KitError):
     code, status = CONFIG, "config_error"
 
 
-class Interrupted(KitError):
-    """Raised in the main thread by our SIGINT/SIGTERM handler."""
+class Interrupted(KitBase):
+    """Raised in the main thread by our SIGINT/SIGTERM handler.
+
+    Not an Exception, like KeyboardInterrupt: botocore turns any Exception
+    raised inside an HTTP request into a retryable HTTPClientError, which would
+    retry a kill away and carry on."""
 
     status = "interrupted"
 

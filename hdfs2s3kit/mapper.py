@@ -215,7 +215,7 @@ def bad_line_record(item):
 def crashed_record(item, exc):
     """Transfer.one() is documented never to raise for a per-file failure; if it
     does anyway, that file fails and the task goes on with the next one."""
-    err = exc if isinstance(exc, errors.KitError) else errors.KitError(f"{type(exc).__name__}: {exc}")
+    err = exc if isinstance(exc, errors.KitBase) else errors.KitError(f"{type(exc).__name__}: {exc}")
     rec = getattr(err, "record", None) or status.new_record("map", src=item.src)
     rec.setdefault("src", item.src)
     return status.finish(rec, err.status, err.code or 1, f"{item.src}: {err.message}")

@@ -391,6 +391,6 @@ def download(s3, bucket, key, dst, *, concurrency=None, chunk_size=None, version
             rec.update(bytes=reader._delivered, checksum_algorithm=reader.info["checksum_algorithm"])
         status.finish(rec, err.status, err.code, err.message)
         err.record = rec
-        if isinstance(exc, errors.KitError):
+        if isinstance(exc, errors.KitBase):
             raise
         raise err from None

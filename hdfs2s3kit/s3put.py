@@ -617,7 +617,7 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
 
 def as_failure(exc, url, doing="uploading"):
     """Any exception from a transfer attempt as a KitError with the right code."""
-    if isinstance(exc, errors.KitError):
+    if isinstance(exc, errors.KitBase):
         return exc
     if isinstance(exc, KeyboardInterrupt):
         return errors.Interrupted(signal.SIGINT)

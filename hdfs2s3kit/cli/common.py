@@ -25,9 +25,9 @@ def install_signal_handlers():
 
 def die(prog, err):
     """Print one line naming what failed; return the exit code."""
-    msg = err.message if isinstance(err, errors.KitError) else str(err)
+    msg = err.message if isinstance(err, errors.KitBase) else str(err)
     print(f"{prog}: {msg}", file=sys.stderr, flush=True)
-    return err.code if isinstance(err, errors.KitError) else 1
+    return err.code if isinstance(err, errors.KitBase) else 1
 
 
 def run(prog, fn, *args, **kwargs):
@@ -36,7 +36,7 @@ def run(prog, fn, *args, **kwargs):
     install_signal_handlers()
     try:
         rc = fn(*args, **kwargs)
-    except errors.KitError as e:
+    except errors.KitBase as e:   # KitError, or Interrupted (130/143)
         rc = die(prog, e)
     except BrokenPipeError:
         # Downstream closed our stdout: stop quietly, point stdout at /dev/null so

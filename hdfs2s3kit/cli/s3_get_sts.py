@@ -52,7 +52,7 @@ def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, 
         s3get.download(s3, bucket, key, _Writer(out), concurrency=conc, chunk_size=chunk, version_id=version_id,
                        progress=common.stderr_is_tty() if progress is None else progress, record=rec)
     except BaseException as e:
-        err = e if isinstance(e, errors.KitError) else s3put.as_failure(e, url, "downloading")
+        err = e if isinstance(e, errors.KitBase) else s3put.as_failure(e, url, "downloading")
         if err.record is None:
             status.finish(rec, err.status, err.code, err.message)
             err.record = rec
