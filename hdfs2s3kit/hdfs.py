@@ -25,7 +25,6 @@ import shlex
 import shutil
 import stat as statmod
 import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -408,6 +407,40 @@ class _BackgroundStat:
         self._thread.join()
 
 
+class _StderrKeeper:
+    """Drains a child's stderr on a thread, so the JVM never stalls on a full pipe,
+    keeping the first 64 KiB for the error message. A pipe, not a temporary file:
+    the toolkit opens nothing for writing on local disk."""
+
+    LIMIT = 65536
+
+    def __init__(self, pipe):
+        self._pipe = pipe
+        self._buf = bytearray()
+        self._thread = threading.Thread(target=self._drain, name="hadoop-stderr", daemon=True)
+        self._thread.start()
+
+    def _drain(self):
+        try:
+            while True:
+                chunk = self._pipe.read(self.LIMIT)
+                if not chunk:
+                    return
+                room = self.LIMIT - len(self._buf)
+                if room > 0:
+                    self._buf += chunk[:room]
+        except (OSError, ValueError):
+            pass  # closed under us: the reader is being torn down
+
+    def text(self):
+        self._thread.join(10)
+        return bytes(self._buf).decode(errors="replace")
+
+    def close(self):
+        self._thread.join(10)
+        self._pipe.close()
+
+
 class HadoopReader(_CheckedReader):
     """`hadoop fs -cat SRC` as a readable stream whose failure cannot look like EOF.
 
@@ -418,16 +451,14 @@ class HadoopReader(_CheckedReader):
         super().__init__(src, expected_length)
         argv = hadoop_argv(hadoop_cmd)
         self._bg = _BackgroundStat(argv, src) if stat_alongside else None
-        # stderr to an anonymous file: no reader thread, no pipe to fill up and stall the JVM.
-        self._err = tempfile.TemporaryFile()
         try:
-            self._proc = _popen(argv, ["-cat", glob_escape(src)], stdout=subprocess.PIPE, stderr=self._err,
+            self._proc = _popen(argv, ["-cat", glob_escape(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 bufsize=0)
         except errors.KitError:
-            self._err.close()
             if self._bg is not None:
                 self._bg.cancel()
             raise
+        self._err = _StderrKeeper(self._proc.stderr)
         self.pid = self._proc.pid
         self._fd = self._proc.stdout.fileno()
         try:
@@ -462,8 +493,7 @@ class HadoopReader(_CheckedReader):
             if rc == 0 or isinstance(st, errors.NoInputError) or (isinstance(st, FileStat) and st.is_dir):
                 self._take_stat(st)
         if rc != 0:
-            self._err.seek(0)
-            why = meaningful_line(self._err.read(65536).decode(errors="replace"), "cat")
+            why = meaningful_line(self._err.text(), "cat")
             how = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
             raise errors.KitIOError(f"reading {self.src}: hadoop fs -cat failed ({how})"
                                     + (f": {why}" if why else ""))

@@ -1,5 +1,6 @@
 """No plaintext on disk: `transfer` and bin/hdfs2s3-pipe under strace open nothing for writing
-outside /dev and /proc (file:// sources: the Hadoop JVM keeps its own perf-data files)."""
+outside /dev and /proc, for file:// sources and for HDFS read through the real Hadoop client (whose
+JVM the harness runs with -XX:-UsePerfData, so it keeps no hsperfdata file in /tmp)."""
 
 import os
 import re
@@ -94,3 +95,25 @@ def test_pipe_script_writes_no_file_outside_dev_and_proc(kit, tmp_path, secret_f
     assert kit.decrypt("pipe/payroll.csv") == data
     assert f'"{src}", O_RDONLY' in log, "strace did not follow the pipeline's processes"
     assert outside_dev_proc(opened_for_writing(log)) == []
+
+
+def test_transfer_from_hdfs_writes_no_file_outside_dev_and_proc(kit, tmp_path, hadoop, hdfs_dir):
+    # The real Hadoop client as the reader: its stderr goes to a pipe, never a temporary file.
+    hpath, local = hdfs_dir
+    data = b"id,iban\n" + b"".join(b"%06d,DE%020d\n" % (i, i * 7919) for i in range(40000))
+    (local / "accounts.csv").write_bytes(data)
+    env_path = dict(hadoop.env())
+    log = tmp_path / "strace.log"
+    env = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), PYTHONDONTWRITEBYTECODE="1",
+               **env_path)
+    r = subprocess.run([STRACE, "-f", "-qq", "-e", "trace=open,openat,creat", "-o", str(log),
+                        os.path.join(BIN, "hdfs2s3kit"), "transfer", f"{hpath}/accounts.csv"],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert r.returncode == 0, r.stderr
+    (rec,) = records(r.stdout)
+    assert kit.decrypt(rec["key"]) == data
+    text = log.read_text(errors="replace")
+    assert "org.apache.hadoop.fs.FsShell" in text or "java" in text, "strace did not follow the JVM"
+    # the test harness's launch counter is the wrapper's own bookkeeping, not the toolkit's
+    writes = [e for e in outside_dev_proc(opened_for_writing(text)) if e[1] != str(hadoop.count_file)]
+    assert writes == []

@@ -20,7 +20,7 @@ from .users import linux_users, others_can_read  # noqa: F401 - one import line 
 
 JAR_PREFIXES = ("hadoop-client-api-", "hadoop-client-runtime-", "slf4j-api-", "log4j-api-", "log4j-core-",
                 "log4j-slf4j2-impl-", "log4j-1.2-api-")
-JAVA_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto")
+JAVA_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData")
 
 CORE_SITE = """<?xml version="1.0"?>
 <configuration>
