@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test bench demo venv sysdeps clean
+.PHONY: test bench demo archive venv sysdeps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: venv sysdeps
 
 demo: venv
 	$(BIN)/hdfs2s3kit demo
+
+# The toolkit and its dependencies in one .tgz for Hadoop Streaming's -archives (docs/HADOOP.md).
+archive: venv
+	$(BIN)/python bin/build-archive -o hdfs2s3kit-archive.tgz
 
 clean:
 	rm -rf $(VENV) .pytest_cache
