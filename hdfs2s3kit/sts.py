@@ -105,5 +105,6 @@ def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration
         return base, None, None, cfg
     if not role_arn:
         (role_arn,) = cfg.require("role_arn")
-    sess = assumed_session(role_arn, base=base, duration=duration, region=region)
+    external_id = cfg.get("role_external_id") if cfg is not None else None
+    sess = assumed_session(role_arn, base=base, duration=duration, region=region, external_id=external_id)
     return sess, role_arn, sess.role_session_name, cfg

@@ -19,7 +19,6 @@ speculative attempts idempotent.
 
 import contextlib
 import getpass
-import inspect
 import os
 import re
 import socket
@@ -205,8 +204,6 @@ class Setup:
         self.session_name = sts.session_name()
         kw = {"base": self.base_session, "session_name": self.session_name, "region": self.region}
         if self.config.get("role_external_id"):
-            if "external_id" not in inspect.signature(sts.assumed_session).parameters:
-                raise errors.ConfigError("role_external_id is set, but this version cannot pass an ExternalId")
             kw["external_id"] = self.config.get("role_external_id")
         return sts.assumed_session(role, **kw)
 
