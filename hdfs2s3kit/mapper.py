@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from . import errors, status
+from . import errors, signals, status
 
 TSV_FIELDS = ("status", "src", "dest", "bytes", "xxh3_128", "seconds", "message")
 COUNTER_GROUP = "hdfs2s3"
@@ -131,45 +131,6 @@ class Heartbeat:
             self._thread.join(timeout=5)
 
 
-class SignalLatch:
-    """Remembers a SIGINT/SIGTERM even when the exception its handler raises is
-    lost: botocore wraps any exception raised inside an HTTP request into a
-    retryable HTTPClientError, so a kill that lands mid-request would otherwise
-    be retried away and the task would run on. The mapper checks the latch
-    between files."""
-
-    def __init__(self):
-        self.signum = None
-        self._old = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            import signal
-
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._old[s] = signal.getsignal(s)
-                signal.signal(s, self._handler)
-        return self
-
-    def _handler(self, signum, frame):
-        self.signum = self.signum or signum
-        prev = self._old.get(signum)
-        if callable(prev):
-            prev(signum, frame)          # cli.common's: raises errors.Interrupted
-        raise errors.Interrupted(signum)
-
-    def check(self):
-        if self.signum is not None:
-            raise errors.Interrupted(self.signum)
-
-    def __exit__(self, *exc):
-        import signal
-
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        return False
-
-
 def _one_line(text):
     return " ".join(str(text).split()) if text is not None else ""
 
@@ -261,7 +222,7 @@ class Mapper:
 
     def run(self, lines):
         interrupted = None
-        with SignalLatch() as latch, Heartbeat(self.reporter, self.heartbeat_s) as hb:
+        with signals.CatchSignals(raise_now=True) as latch, Heartbeat(self.reporter, self.heartbeat_s) as hb:
             try:
                 for batch in read_batches(lines, self.batch):
                     self._prepare(batch, hb)

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from . import aws, checksums, errors, framing, status
+from . import aws, checksums, errors, framing, signals, status
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -546,30 +546,6 @@ class _Uploader:
         self.pool.close()
 
 
-class _DeferSignals:
-    """While aborting, a second SIGINT/SIGTERM must not cut the abort short:
-    remember it and re-raise once the abort is done (main thread only)."""
-
-    def __init__(self):
-        self.signum = None
-        self._old = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._old[s] = signal.getsignal(s)
-                signal.signal(s, self._note)
-        return self
-
-    def _note(self, signum, _frame):
-        self.signum = self.signum or signum
-
-    def __exit__(self, *exc):
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        return False
-
-
 def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=None, concurrency=None,
            checksum_algorithm=None, overwrite=False, metadata=None, progress=False, record=None):
     """Upload everything `src` yields to s3://bucket/key; returns the finished status record.
@@ -593,7 +569,7 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
         return result
     except BaseException as exc:  # noqa: BLE001 - every failure aborts, then is re-raised as KitError
         err = as_failure(exc, aws.s3_url(bucket, key))
-        with _DeferSignals() as deferred:
+        with signals.CatchSignals(raise_now=False) as deferred:
             note = up.abort() if up is not None else None
         if deferred.signum and not isinstance(err, errors.Interrupted):
             err = errors.Interrupted(deferred.signum)

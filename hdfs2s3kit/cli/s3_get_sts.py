@@ -9,6 +9,7 @@ import typer
 
 from .. import aws, errors, s3get, s3put, status, sts
 from . import common
+from . import credential_options as opts
 
 PROG = "s3-get-sts"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -18,12 +19,10 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
                   "means the bytes written cannot be trusted (e.g. 65: checksum mismatch).")
 def cli(
     url: str = typer.Argument(..., metavar="s3://BUCKET/KEY"),
-    role_arn: Optional[str] = typer.Option(None, help="Role to assume (default: role_arn from the config)."),
-    assume_role: bool = typer.Option(True, "--assume-role/--no-assume-role",
-                                     help="--no-assume-role: use the standard credential chain as is."),
-    config: Optional[str] = typer.Option(None, metavar="PREFIX", help="SSM config prefix [env HDFS2S3_CONFIG]."),
-    session_duration: int = typer.Option(3600, min=900, max=43200,
-                                         help="STS session seconds (refreshed before expiry)."),
+    role_arn: Optional[str] = opts.ROLE_ARN,
+    assume_role: bool = opts.ASSUME_ROLE,
+    config: Optional[str] = opts.CONFIG,
+    session_duration: int = opts.SESSION_DURATION,
     version_id: Optional[str] = typer.Option(None, help="Object version to read."),
     chunk_size: Optional[str] = typer.Option(None, help="Range size (default 8MiB)."),
     concurrency: Optional[int] = typer.Option(None, min=1, max=64, help="Ranges in flight (default 4)."),
