@@ -12,12 +12,10 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 BIN = os.path.dirname(sys.executable)
 PREFIX = "/h2s/bench"
@@ -26,31 +24,15 @@ SIZE = 10 * 1024
 TARGET_MS = 50.0
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_moto(logdir):
     import awscrt  # noqa: F401 - must be importable before the server starts (CRC32C)
     import crc32c  # noqa: F401
+    from hdfs2s3kit import errors, localaws
 
-    port = free_port()
-    log = open(os.path.join(logdir, "moto.log"), "wb")
-    p = subprocess.Popen([os.path.join(BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                         stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url + "/moto-api/data.json", timeout=2).read()
-            return p, url
-        except Exception:  # noqa: BLE001 - not up yet
-            if p.poll() is not None:
-                break
-            time.sleep(0.2)
-    p.kill()
-    raise SystemExit("bench_mapper: moto_server did not start")
+    try:
+        return localaws.start_moto_server(os.path.join(logdir, "moto.log"))
+    except errors.UnavailableError as e:
+        raise SystemExit(f"bench_mapper: {e.message}") from None
 
 
 def seed(env):
@@ -146,11 +128,9 @@ def main():
               f"{ref_ms:>10.1f}   ({a.reference} measured, scaled to {a.files})")
         print(f"ratio: one mapper is {ref_ms / (t_n / a.files * 1000):.1f}x faster per file than a process per file")
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        from hdfs2s3kit import localaws
+
+        localaws.stop_moto_server(server)
         shutil.rmtree(work, ignore_errors=True)
 
 

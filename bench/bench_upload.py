@@ -13,8 +13,6 @@ Targets: raw <= 0.8x aws-cli CPU, encrypted pipeline <= 1.0x, RSS <= 128 MiB.
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,28 +34,13 @@ def parse_size(text):
     return p(text, "BENCH_SIZE")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start_moto(logdir):
+    from hdfs2s3kit import errors, localaws
 
-
-def start_moto():
-    port = free_port()
-    log = open(os.path.join(tempfile.gettempdir(), f"bench-moto-{port}.log"), "wb")
-    proc = subprocess.Popen([os.path.join(BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url + "/moto-api/data.json", timeout=2).read()
-            return proc, url
-        except Exception:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("bench: moto_server did not start")
+    try:
+        return localaws.start_moto_server(os.path.join(logdir, "moto.log"))
+    except errors.UnavailableError as e:
+        raise SystemExit(f"bench: {e.message}") from None
 
 
 def reset(url):
@@ -144,14 +127,14 @@ def fernet_ready():
 def main():
     size = parse_size(os.environ.get("BENCH_SIZE", "1GiB"))
     gib = size / GiB
-    moto, url = start_moto()
+    tmp = tempfile.mkdtemp(prefix="bench-upload-")
+    moto, url = start_moto(tmp)
     env = dict(os.environ, AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
                AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
     env.pop("AWS_PROFILE", None)
     env.pop("HDFS2S3_CONFIG", None)
     rows = []
-    tmp = tempfile.mkdtemp(prefix="bench-upload-")
     try:
         aws = ensure_awscli()
         put = [os.path.join(BIN, "s3-put-sts"), "--no-assume-role", "--no-progress"]
@@ -182,8 +165,9 @@ def main():
         if not enc:
             rows.append(("fernet-encrypt | s3-put-sts", None, None, None, None, [f"skipped: {why}"]))
     finally:
-        moto.send_signal(signal.SIGTERM)
-        moto.wait(30)
+        from hdfs2s3kit import localaws
+
+        localaws.stop_moto_server(moto)
         shutil.rmtree(tmp, ignore_errors=True)
     ref = next((r[2] for r in rows if r[0] == "aws s3 cp -" and r[1]), None)
     targets = {"s3-put-sts (raw)": 0.8, "fernet-encrypt | s3-put-sts": 1.0}

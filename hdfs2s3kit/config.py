@@ -129,12 +129,6 @@ class Config:
         return self.get("fernet_key_param", default)
 
 
-def default_session():
-    """The standard-chain session; AWS_REGION counts too (botocore itself only
-    reads AWS_DEFAULT_REGION and the profile)."""
-    return aws.base_session(region=os.environ.get("AWS_REGION") or None)
-
-
 def resolve_prefix(prefix=None):
     p = prefix or os.environ.get(ENV_VAR) or None
     if p is None:
@@ -179,7 +173,7 @@ def load_config(prefix=None, session=None, *, refresh=False, allow_empty=False):
         return Config(None, {})
     if prefix in _cache and not refresh:
         return _cache[prefix]
-    session = session or default_session()
+    session = session or aws.base_session()
     ssm = aws.client(session, "ssm")
     try:
         typed = fetch_parameter_types(ssm, prefix)

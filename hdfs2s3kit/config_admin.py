@@ -128,7 +128,7 @@ def prepare_push(prefix, text, *, source, session=None, allow_unknown=False):
     bad = value_problems(desired)
     if bad:
         raise errors.ConfigError(f"{source}: invalid value(s): " + "; ".join(f"{k}: {w}" for k, w in bad.items()))
-    ssm = aws.client(session or config.default_session(), "ssm")
+    ssm = aws.client(session or aws.base_session(), "ssm")
     try:
         current = config.fetch_parameter_types(ssm, prefix)
     except Exception as e:  # noqa: BLE001
@@ -199,7 +199,7 @@ def show_rows(cfg):
 # -- check -------------------------------------------------------------
 def check(cfg, session=None):
     """Try each value for real. -> [(check, ok, detail)]; details never hold secrets."""
-    session = session or aws.base_session(region=cfg.get("region") or config.default_session().region_name)
+    session = session or aws.base_session(region=cfg.get("region"))
     rows = []
 
     def row(name, ok, detail):
@@ -290,7 +290,7 @@ def _check_key(cfg, row):
         return
     kid = keys.key_id(cfg.key_param(), version)
     try:  # the key lives in the config's SSM region (the environment's), like the config
-        keys.probe(_client(config.default_session(), "ssm"), cfg.key_param(), version)
+        keys.probe(_client(aws.base_session(), "ssm"), cfg.key_param(), version)
     except Exception as e:  # noqa: BLE001
         row("key", False, _err(e, f"key {kid}"))
         return

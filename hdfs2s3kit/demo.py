@@ -11,12 +11,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 
 from . import errors
 
@@ -57,32 +54,9 @@ class LocalAWS:
         self._saved = {}
 
     def __enter__(self):
-        exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
-        if not os.access(exe, os.X_OK):
-            exe = shutil.which("moto_server")
-        if not exe:
-            raise errors.UnavailableError("moto_server not found: install the test extras (`make venv`)")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        log = os.path.join(self.workdir, "moto_server.log")
-        with open(log, "wb") as lf:
-            self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=lf,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=dict(os.environ, MOTO_PORT=str(port)))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/data.json", timeout=2).read()
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    with open(log, errors="replace") as f:
-                        tail = f.read()[-300:].replace("\n", " ")
-                    raise errors.UnavailableError(f"moto_server did not start: {tail}") from None
-                time.sleep(0.2)
+        from . import localaws
+
+        self.proc, self.url = localaws.start_moto_server(os.path.join(self.workdir, "moto_server.log"))
         env = dict(self.ENV, AWS_ENDPOINT_URL=self.url)
         for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", *env):
             self._saved[k] = os.environ.get(k)
@@ -93,13 +67,10 @@ class LocalAWS:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            from . import localaws
+
+            localaws.stop_moto_server(self.proc)
 
     def __exit__(self, *exc):
         self.stop()

@@ -14,7 +14,6 @@ exit status and the byte count are checked at EOF (74 otherwise).
 """
 
 import errno
-import fcntl
 import grp
 import io
 import os
@@ -28,7 +27,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from . import errors
+from . import errors, fastio
 
 ENV_VAR = "HADOOP_CMD"
 DEFAULT_CMD = "hadoop"
@@ -40,8 +39,6 @@ MAX_BATCH_PATHS = 20000
 MAX_BATCH_BYTES = 1 << 20
 _STAT_LINE = re.compile(r"^([a-z ]+)\|([^|]*)\|([^|]*)\|([0-7]{1,4})\|(\d+)\|(\d+)\|(.*)$")
 _GLOB_CHARS = re.compile(r"([\\*?\[\]{}])")
-_PIPE_SIZE = 1 << 20
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 @dataclass(frozen=True)
@@ -461,10 +458,7 @@ class HadoopReader(_CheckedReader):
         self._err = _StderrKeeper(self._proc.stderr)
         self.pid = self._proc.pid
         self._fd = self._proc.stdout.fileno()
-        try:
-            fcntl.fcntl(self._fd, _F_SETPIPE_SZ, _PIPE_SIZE)
-        except OSError:
-            pass  # a bigger pipe only saves wake-ups
+        fastio.enlarge_pipe(self._fd)   # a bigger pipe only saves wake-ups
 
     def _raw_readinto(self, b):
         return os.readv(self._fd, [b])

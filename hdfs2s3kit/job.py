@@ -36,7 +36,7 @@ class JobSpec:
         self.input = _arg("--input", input)
         self.dest = _arg("--dest", dest) if dest else None
         if self.dest:
-            manifest.parse_s3_url(self.dest)
+            manifest.parse_root(self.dest)
         self.run_id = manifest.check_run_id(run_id or manifest.new_run_id())
         if lines_per_map < 1:
             raise errors.UsageError("--lines-per-map must be at least 1")

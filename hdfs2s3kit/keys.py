@@ -36,7 +36,7 @@ def key_param(cfg):
 
 
 def _ssm(session):
-    return aws.client(session or config.default_session(), "ssm")
+    return aws.client(session or aws.base_session(), "ssm")
 
 
 def history(ssm, param):

@@ -28,20 +28,17 @@ ENTRY_FIELDS = ("run_id", "task_id", "attempt_id", "src", "dest", "bucket", "key
                 "started", "finished", "duration_s")
 
 
-def parse_s3_url(url):
-    if not url.startswith("s3://"):
-        raise errors.UsageError(f"not an s3:// URL: {url!r}")
-    bucket, _, key = url[5:].partition("/")
-    if not bucket:
-        raise errors.UsageError(f"no bucket in {url!r}")
-    return bucket, key.strip("/")
+def parse_root(url):
+    """'s3://BUCKET[/PREFIX/]' -> (bucket, prefix without surrounding slashes)."""
+    bucket, prefix = aws.parse_s3_url(url, need_key=False)
+    return bucket, prefix.strip("/")
 
 
 def manifest_root(config=None, override=None):
     """(bucket, prefix) under which `_manifests/` lives: `override` (s3://B/P),
     else the config's bucket and prefix."""
     if override:
-        return parse_s3_url(override)
+        return parse_root(override)
     if config is None or config.get("bucket") is None:
         raise errors.ConfigError("no manifest location: pass --manifests s3://BUCKET/PREFIX or a config with a bucket")
     return config.get("bucket"), (config.get("prefix") or "").strip("/")
@@ -251,9 +248,9 @@ def format_summary(s):
 
 
 def user_name():
-    try:
-        import pwd
+    from . import identity
 
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except (ImportError, KeyError):
+    try:
+        return identity.effective_user()
+    except errors.NoUserError:
         return os.environ.get("USER")

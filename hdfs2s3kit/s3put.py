@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from . import aws, checksums, errors, framing, signals, status
+from . import aws, checksums, errors, fastio, framing, signals, status
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -636,23 +636,8 @@ def parse_metadata(pairs):
     return out
 
 
-PIPE_SIZE = 1 * MiB     # F_SETPIPE_SZ: fewer, larger reads from the upstream process
-
-
-def enlarge_pipe(fd, size=PIPE_SIZE):
-    """Grow a pipe's kernel buffer (Linux); silently a no-op for files, ttys, other OSes."""
-    import fcntl
-    import stat
-
-    try:
-        if stat.S_ISFIFO(__import__("os").fstat(fd).st_mode):
-            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
-    except OSError:
-        pass
-
-
 def stdin_source():
     """Unbuffered stdin: readinto() straight into the part buffers, no extra copy."""
     raw = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
-    enlarge_pipe(raw.fileno())
+    fastio.enlarge_pipe(raw.fileno())   # fewer, larger reads from the upstream process
     return raw

@@ -58,19 +58,13 @@ def source_path(src):
     return m.group(2) if m else src
 
 
-def parse_s3_url(url):
-    """'s3://bucket/key' -> (bucket, key); the key may be empty and may hold '?' or '#'."""
-    bucket, _, key = str(url)[5:].partition("/") if str(url).startswith("s3://") else ("", "", "")
-    if not bucket:
-        raise errors.UsageError(f"not an s3://BUCKET/KEY URL: {url!r}")
-    return bucket, key
-
-
 def dest_for(src, dest=None, *, bucket=None, prefix=""):
     """-> (bucket, key) for a source, per the mapping in the module docstring."""
     path = source_path(src)
     if dest:
-        b, key = parse_s3_url(dest)
+        from .aws import parse_s3_url
+
+        b, key = parse_s3_url(dest, need_key=False)   # an empty key or one ending in '/' is a folder
         if not key or key.endswith("/"):
             base = path.rstrip("/").rsplit("/", 1)[-1]
             if not base:

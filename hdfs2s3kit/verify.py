@@ -14,8 +14,7 @@ import urllib.parse
 import xxhash
 
 from . import errors, framing, status
-from .transfer import (META_KEY_ID, META_LENGTH, META_SRC, META_STREAM_ID, _head, check_src,
-                       parse_s3_url)
+from .transfer import META_KEY_ID, META_LENGTH, META_SRC, META_STREAM_ID, _head, check_src
 
 TOOL = "verify"
 
@@ -82,8 +81,9 @@ def verify(url, setup, *, against=None, threads=None, policy=None, allowed_group
     """-> status record (`ok`, or `bad_data` with the mismatch named). Raises
     only for set-up failures (config, credentials); every finding is a record."""
     from . import s3get, streamfmt
+    from .aws import parse_s3_url
 
-    bucket, key = parse_s3_url(url)
+    bucket, key = parse_s3_url(url, need_key=False)
     if not key or key.endswith("/"):
         raise errors.UsageError(f"{url}: names a bucket or prefix, not an object")
     rec = status.new_record(TOOL, bucket=bucket, key=key, src=against, stream_id=None, src_bytes=None)

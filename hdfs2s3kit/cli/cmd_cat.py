@@ -1,12 +1,11 @@
 """`hdfs2s3kit cat SRC`: stream a source to stdout, failing (74) rather than coming up short."""
 
-import fcntl
 import mmap
 import os
 
 import typer
 
-from .. import hdfs
+from .. import fastio, hdfs
 from . import common
 
 PROG = "hdfs2s3kit cat"
@@ -21,10 +20,7 @@ def _write_all(fd, view):
 
 def cat_to_fd(src, fd, hadoop_cmd=None):
     """Stream SRC to fd, checking the reader's exit status and SRC's length; returns the byte count."""
-    try:
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), CHUNK)
-    except OSError:
-        pass  # not a pipe, or not allowed: only fewer wake-ups lost
+    fastio.enlarge_pipe(fd, CHUNK)
     with hdfs.open_checked(src, hadoop_cmd=hadoop_cmd) as r:
         while n := r.send_to(fd, CHUNK):  # in-kernel copy when fd allows it
             pass

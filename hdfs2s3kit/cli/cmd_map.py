@@ -14,7 +14,7 @@ def _run(input, run_id, dest, manifests, no_manifest, force, heartbeat, batch, *
 
     run_id = manifest.check_run_id(run_id or os.environ.get("HDFS2S3_RUN_ID") or
                                    os.environ.get("mapreduce_job_id") or manifest.new_run_id())
-    dest_root = manifest.parse_s3_url(dest) if dest else None
+    dest_root = manifest.parse_root(dest) if dest else None
     reporter = mapper.Reporter()
     with transfer.Transfer(tool="map", progress=False, **kw) as t:
         writer = None

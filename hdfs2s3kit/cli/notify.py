@@ -59,7 +59,7 @@ def _notify(cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns, max_each, s
     if mode not in notifications.MODES:
         raise errors.UsageError(f"--on must be one of {', '.join(notifications.MODES)}, not {mode!r}")
     pipeline = pipeline or cfg.value("pipeline")
-    session = aws.base_session(region=cfg.get("region") or config.default_session().region_name)
+    session = aws.base_session(region=cfg.get("region"))
     sinks = []
     if not no_sns:
         notifier = notifications.Notifier(session, topic_arn or cfg.get("sns_topic_arn"), mode, prog=PROG,

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .. import aws, errors, s3get, s3put, status, sts
+from .. import aws, errors, fastio, s3get, s3put, status, sts
 from . import common
 from . import credential_options as opts
 
@@ -47,7 +47,7 @@ def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, 
         conc = concurrency or (cfg.int("concurrency") if cfg is not None else None) or s3get.DEFAULT_CONCURRENCY
         s3 = aws.s3_client(session, concurrency=conc)
         out = open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
-        s3put.enlarge_pipe(out.fileno())
+        fastio.enlarge_pipe(out.fileno())
         s3get.download(s3, bucket, key, _Writer(out), concurrency=conc, chunk_size=chunk, version_id=version_id,
                        progress=common.stderr_is_tty() if progress is None else progress, record=rec)
     except BaseException as e:

@@ -4,23 +4,12 @@ The server is started once per test session; `aws_env` resets its state (and
 switches IAM enforcement off) before each test that uses it.
 """
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
 
 REGION = "us-east-1"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _post(url, body=b"", content_type="application/json"):
@@ -58,31 +47,13 @@ def moto_server(tmp_path_factory):
     import awscrt  # noqa: F401 - must be importable before the server starts (CRC32C/CRC64NVME)
     import crc32c  # noqa: F401
 
-    port = _free_port()
+    from hdfs2s3kit import localaws
+
     log = tmp_path_factory.mktemp("moto") / "server.log"
-    env = dict(os.environ, S3_UPLOAD_PART_MIN_SIZE="1024", MOTO_PORT=str(port))
-    exe = os.path.join(os.path.dirname(sys.executable), "moto_server")
-    with open(log, "wb") as lf:
-        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=lf, stderr=subprocess.STDOUT,
-                                env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/data.json", timeout=2).read()
-            break
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"moto_server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    proc, url = localaws.start_moto_server(log, env={"S3_UPLOAD_PART_MIN_SIZE": "1024"})
     server = MotoServer(url, proc)
     yield server
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    localaws.stop_moto_server(proc)
 
 
 @pytest.fixture
