@@ -68,14 +68,17 @@ def _checkout_root():
 
 
 def build_fallback_venv(base):
-    """A venv others can run: /usr/bin/python3 -m venv + a non-editable pip install of the checkout."""
+    """A venv others can run: /usr/bin/python3 -m venv + a non-editable pip install of the checkout
+    and the local-AWS server."""
     src = _checkout_root()
     if src is None or not os.access(SYSTEM_PYTHON, os.X_OK):
         pytest.skip("the venv under test is not readable by other users and no fallback can be built "
                     f"(need {SYSTEM_PYTHON} and the source checkout)")
     venv = Path(base) / "venv"
     _sh(SYSTEM_PYTHON, "-m", "venv", str(venv))
-    _sh(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(src))
+    # the demo, run as a test user, starts its own moto_server: it needs the server and the
+    # native checksums from the test extras, not pyspark (which would cost minutes here)
+    _sh(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(src), "moto[server]", "awscrt", "crc32c")
     for d, dirs, files in os.walk(venv):
         for n in dirs + files:
             p = os.path.join(d, n)
