@@ -13,10 +13,10 @@ BIN = os.path.dirname(sys.executable)
 GROUP = "h2s3demo-payroll"
 
 
-def run_demo(env=None, runner=None):
+def run_demo(env=None, runner=None, bindir=BIN):
     e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HDFS2S3_CONFIG"}
     e.update(env or {})
-    argv = [os.path.join(BIN, "hdfs2s3kit"), "demo"]
+    argv = [os.path.join(bindir, "hdfs2s3kit"), "demo"]
     if runner is not None:
         return runner(argv, e)
     return subprocess.run(argv, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
@@ -78,7 +78,8 @@ def test_demo_as_an_ordinary_user_shows_the_denial_through_allowed_groups(linux_
     if not os.access(os.path.join(linux_users.bindir, "moto_server"), os.X_OK):
         pytest.skip("the venv the test users can run has no moto_server (test extras)")
     user = linux_users.user("demo", groups=("extra",))
-    r = run_demo(runner=lambda argv, env: linux_users.run(user, argv, env=env, timeout=600))
+    r = run_demo(runner=lambda argv, env: linux_users.run(user, argv, env=env, timeout=600),
+                 bindir=linux_users.bindir)
     out = check_demo_output(r)
     # the user's extra group grants nothing once allowed_groups names only its primary group
     assert f"group {linux_users.group('extra')} is not in allowed_groups={linux_users.group('demopg')}" in out
@@ -89,6 +90,7 @@ def test_demo_as_a_user_with_a_single_group_still_shows_a_denial(linux_users):
     if not os.access(os.path.join(linux_users.bindir, "moto_server"), os.X_OK):
         pytest.skip("the venv the test users can run has no moto_server (test extras)")
     user = linux_users.user("solo")
-    r = run_demo(runner=lambda argv, env: linux_users.run(user, argv, env=env, timeout=600))
+    r = run_demo(runner=lambda argv, env: linux_users.run(user, argv, env=env, timeout=600),
+                 bindir=linux_users.bindir)
     out = check_demo_output(r)
     assert f"allowed_groups=finance, and {user} is only in {linux_users.group('solopg')}" in out
