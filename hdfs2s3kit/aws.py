@@ -92,6 +92,16 @@ def s3_client(session, *, concurrency=8, region=None):
     )
 
 
+def head_or_none(s3, bucket, key):
+    """HeadObject's answer, or None when there is no such object."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except Exception as e:  # noqa: BLE001 - mapped below
+        if error_code(e) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise as_kit_error(e, f"HeadObject {s3_url(bucket, key)}") from None
+
+
 def s3_url(bucket, key=""):
     return f"s3://{bucket}/{key}"
 

@@ -7,12 +7,9 @@ An empty value removes the parameter (SSM cannot hold empty strings); keys
 absent from the file are left alone.
 """
 
-import getpass
-import os
 import re
-import socket
 
-from . import aws, config, errors, keys, metrics, notifications
+from . import aws, config, errors, keys, metrics, notifications, sts
 
 _LINE_RE = re.compile(r"^(?:export\s+)?([a-z][a-z0-9_]*)\s*=\s*(.*)$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -237,7 +234,7 @@ def _check_role(cfg, session, row):
     if not role:
         row("role", False, "role_arn not set")
         return None
-    name = re.sub(r"[^\w+=,.@-]", "-", f"{getpass.getuser()}@{socket.gethostname()}-{os.getpid()}")[:64]
+    name = sts.session_name()
     kw = {"RoleArn": role, "RoleSessionName": name, "DurationSeconds": 900}
     if cfg.get("role_external_id"):
         kw["ExternalId"] = cfg.get("role_external_id")

@@ -32,6 +32,15 @@ def effective_user():
         raise errors.NoUserError(f"effective uid {uid} has no user name") from None
 
 
+def audit_name():
+    """The effective user's name for status records and STS session names; `uid<N>`
+    when the uid has no passwd entry (containers), so a record never fails over it."""
+    try:
+        return effective_user()
+    except errors.NoUserError:
+        return f"uid{os.geteuid()}"
+
+
 def lookup(user=None):
     """Identity of USER (default: the effective user) with its groups as `id -Gn` reports them."""
     name = user if user is not None else effective_user()

@@ -5,7 +5,6 @@ asks them for a current token and they call AssumeRole again shortly before
 expiry, so an upload lasting hours never meets an expired token.
 """
 
-import getpass
 import os
 import re
 import socket
@@ -14,7 +13,7 @@ import boto3
 import botocore.credentials
 import botocore.session
 
-from . import aws, errors
+from . import aws, errors, identity
 
 # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; with a
 # short session those windows would cover the whole lifetime and every request
@@ -26,10 +25,8 @@ _BAD = re.compile(r"[^\w+=,.@-]")
 
 def session_name(user=None, host=None, pid=None):
     """RoleSessionName `user@host-pid` for CloudTrail, in STS's charset and 2..64 chars."""
-    try:
-        user = user or getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry (containers): fall back to the uid
-        user = f"uid{os.getuid()}"
+    # the effective uid, not $USER/$LOGNAME: CloudTrail must name who really ran it
+    user = user or identity.audit_name()
     host = (host or socket.gethostname()).split(".")[0]
     pid = os.getpid() if pid is None else pid
     tail = f"-{pid}"

@@ -18,13 +18,11 @@ speculative attempts idempotent.
 """
 
 import contextlib
-import getpass
-import os
 import re
 import socket
 import urllib.parse
 
-from . import errors, framing, status
+from . import errors, framing, identity, status
 
 TOOL = "transfer"
 
@@ -225,21 +223,7 @@ class Setup:
 
     @property
     def identity(self):
-        from . import identity
-
         return self._once("identity", identity.lookup)
-
-
-def _head(s3, bucket, key):
-    """Object metadata, or None when there is no object."""
-    from . import aws
-
-    try:
-        return s3.head_object(Bucket=bucket, Key=key)
-    except Exception as e:  # noqa: BLE001 - mapped below
-        if aws.error_code(e) in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise aws.as_kit_error(e, f"HeadObject s3://{bucket}/{key}") from None
 
 
 class _HeaderPeek:
@@ -455,7 +439,7 @@ class Transfer:
             try:
                 self.user = self.setup.identity.name
             except errors.KitError:
-                self.user = _login_name()
+                self.user = identity.audit_name()
         rec = status.new_record(self.tool, src=str(src), user=self.user, host=self.host,
                                 src_bytes=None, src_mtime=None, stream_id=None)
         try:
@@ -529,7 +513,9 @@ class Transfer:
         status.finish(rec, "ok", 0)
 
     def _skip_if_same(self, rec, s3, bucket, key, fp):
-        head = _head(s3, bucket, key)
+        from . import aws
+
+        head = aws.head_or_none(s3, bucket, key)
         if head is None:
             return False
         meta = head.get("Metadata") or {}
@@ -563,13 +549,6 @@ def _status_word(code):
 
 def _finish_failed(rec, err):
     status.finish(rec, err.status, err.code, err.message)
-
-
-def _login_name():
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001
-        return str(os.geteuid())
 
 
 def _warn(msg):

@@ -14,7 +14,7 @@ import urllib.parse
 import xxhash
 
 from . import errors, framing, status
-from .transfer import META_KEY_ID, META_LENGTH, META_SRC, META_STREAM_ID, _head, check_src
+from .transfer import META_KEY_ID, META_LENGTH, META_SRC, META_STREAM_ID, check_src
 
 TOOL = "verify"
 
@@ -80,10 +80,9 @@ def _source_digest(src, setup, *, policy=None, allowed_groups=None):
 def verify(url, setup, *, against=None, threads=None, policy=None, allowed_groups=None):
     """-> status record (`ok`, or `bad_data` with the mismatch named). Raises
     only for set-up failures (config, credentials); every finding is a record."""
-    from . import s3get, streamfmt
-    from .aws import parse_s3_url
+    from . import aws, s3get, streamfmt
 
-    bucket, key = parse_s3_url(url, need_key=False)
+    bucket, key = aws.parse_s3_url(url, need_key=False)
     if not key or key.endswith("/"):
         raise errors.UsageError(f"{url}: names a bucket or prefix, not an object")
     rec = status.new_record(TOOL, bucket=bucket, key=key, src=against, stream_id=None, src_bytes=None)
@@ -92,7 +91,7 @@ def verify(url, setup, *, against=None, threads=None, policy=None, allowed_group
     try:
         s3 = setup.s3
         rec.update(role_arn=setup.role_arn if setup.assume_role else None, session_name=setup.session_name)
-        head = _head(s3, bucket, key)
+        head = aws.head_or_none(s3, bucket, key)
         if head is None:
             raise errors.NoInputError(f"s3://{bucket}/{key}: no such object")
         meta = head.get("Metadata") or {}

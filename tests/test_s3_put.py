@@ -45,6 +45,15 @@ def test_raw_stream_becomes_a_multipart_object_with_a_verified_full_object_check
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 
+def test_record_names_the_effective_user_not_the_user_environment_variables(aws_env, s3):
+    import pwd
+
+    env = dict(aws_env, USER="mallory", LOGNAME="mallory")
+    r, rec = put(env, "who.txt", b"audit me\n")
+    assert r.returncode == 0, r.stderr
+    assert rec["user"] == pwd.getpwuid(os.geteuid()).pw_name != "mallory"
+
+
 def test_input_smaller_than_a_part_is_a_single_put_object(aws_env, s3):
     r, rec = put(aws_env, "small.txt", b"hello, world\n")
     assert r.returncode == 0, r.stderr

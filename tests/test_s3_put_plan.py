@@ -1,7 +1,6 @@
 """Part sizing and checksums: the arithmetic the uploader relies on."""
 
 import io
-import os
 import zlib
 
 import pytest

@@ -27,6 +27,15 @@ def test_session_name_always_fits_the_sts_charset_and_length(user, host, pid):
     assert name.endswith(f"-{pid}")
 
 
+def test_default_session_name_is_the_effective_user_whatever_user_says(monkeypatch):
+    import pwd
+
+    monkeypatch.setenv("USER", "mallory")
+    monkeypatch.setenv("LOGNAME", "mallory")
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert sts.session_name(host="h", pid=1) == f"{me}@h-1"
+
+
 def test_unsanitary_user_and_long_host_are_cleaned():
     name = sts.session_name("bob smith/ops", "x" * 100, 7)
     assert name.startswith("bob_smith_ops@xxx") and len(name) == 64 and name.endswith("-7")

@@ -1,13 +1,12 @@
 """`s3-get-sts s3://BUCKET/KEY`: an object to stdout, fetched in parallel, checksum checked at the end."""
 
-import getpass
 import socket
 import sys
 from typing import Optional
 
 import typer
 
-from .. import aws, errors, fastio, s3get, s3put, status, sts
+from .. import aws, errors, fastio, identity, s3get, s3put, status, sts
 from . import common
 from . import credential_options as opts
 
@@ -34,7 +33,7 @@ def cli(
 
 
 def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, concurrency, summary, progress):
-    rec = status.new_record(PROG, user=getpass.getuser(), host=socket.gethostname())
+    rec = status.new_record(PROG, user=identity.audit_name(), host=socket.gethostname())
     try:
         bucket, key = aws.parse_s3_url(url)
         rec.update(bucket=bucket, key=key)

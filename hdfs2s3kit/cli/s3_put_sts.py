@@ -1,13 +1,12 @@
 """`s3-put-sts s3://BUCKET/KEY`: stdin to S3 with temporary credentials, completed only when whole."""
 
-import getpass
 import socket
 import sys
 from typing import List, Optional
 
 import typer
 
-from .. import aws, errors, s3put, status, sts
+from .. import aws, errors, identity, s3put, status, sts
 from . import common
 from . import credential_options as opts
 
@@ -39,7 +38,7 @@ def cli(
 
 def _main(url, role_arn, assume_role, config, duration, expected_size, framed, part_size, concurrency,
           algorithm, overwrite, metadata, progress):
-    rec = status.new_record(PROG, src="-", user=getpass.getuser(), host=socket.gethostname())
+    rec = status.new_record(PROG, src="-", user=identity.audit_name(), host=socket.gethostname())
     try:
         bucket, key = aws.parse_s3_url(url)
         rec.update(bucket=bucket, key=key)
