@@ -100,26 +100,15 @@ def test_without_the_guard_a_plain_pipeline_would_store_the_truncated_file(kit, 
 
 
 def test_pipe_sigterm_mid_upload_exits_143_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp_path):
-    import signal
-    import time
-
-    from test_transfer import STALLING_HADOOP
+    from harness.hadoop import sigterm_once_an_upload_is_open, stalling_hadoop
 
     hpath, local = hdfs_dir
     (local / "big.bin").write_bytes(os.urandom(12 << 20))
-    wrapper = tmp_path / "hadoop-stalling"
-    wrapper.write_text(STALLING_HADOOP.format(real=hadoop.cmd, cut=11 << 20))
-    wrapper.chmod(0o755)
-    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), HADOOP_CMD=str(wrapper))
-    p = subprocess.Popen([PIPE, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/big.bin"], env=e,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not kit.open_uploads():
-        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
-        time.sleep(0.2)
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 143, err
+    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
+             HADOOP_CMD=stalling_hadoop(hadoop, tmp_path, 11 << 20))
+    rc, _out, err = sigterm_once_an_upload_is_open([PIPE, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/big.bin"],
+                                                   e, kit.open_uploads)
+    assert rc == 143, err
     assert kit.objects() == [] and kit.open_uploads() == []
 
 

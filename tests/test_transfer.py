@@ -160,16 +160,6 @@ def test_missing_role_in_config_is_a_config_error(kit, tmp_path):
     assert kit.objects() == []
 
 
-STALLING_HADOOP = """#!/bin/bash
-if [ "$1" = fs ] && [ "$2" = -cat ]; then
-  "{real}" "$@" | head -c {cut}
-  sleep 90
-  exit 0
-fi
-exec "{real}" "$@"
-"""
-
-
 def test_hdfs_batch_is_authorized_in_one_hadoop_launch(kit, hadoop, hdfs_dir):
     hpath, local = hdfs_dir
     names = ["a.csv", "b.csv", "c.csv"]
@@ -185,27 +175,17 @@ def test_hdfs_batch_is_authorized_in_one_hadoop_launch(kit, hadoop, hdfs_dir):
 
 
 def test_sigterm_mid_upload_aborts_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp_path):
-    import signal
-    import subprocess
     import sys
-    import time
+
+    from harness.hadoop import sigterm_once_an_upload_is_open, stalling_hadoop
 
     hpath, local = hdfs_dir
     (local / "big.bin").write_bytes(os.urandom(12 << 20))
-    wrapper = tmp_path / "hadoop-stalling"
     # 11 MiB read, then the reader stalls: the first 8 MiB part is up, the upload is open
-    wrapper.write_text(STALLING_HADOOP.format(real=hadoop.cmd, cut=11 << 20))
-    wrapper.chmod(0o755)
-    env = dict(os.environ, **kit.env, HADOOP_CMD=str(wrapper))
-    p = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "hdfs2s3kit"), "transfer",
-                          f"{hpath}/big.bin"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not kit.open_uploads():
-        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
-        time.sleep(0.2)
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 143, err
+    env = dict(os.environ, **kit.env, HADOOP_CMD=stalling_hadoop(hadoop, tmp_path, 11 << 20))
+    argv = [os.path.join(os.path.dirname(sys.executable), "hdfs2s3kit"), "transfer", f"{hpath}/big.bin"]
+    rc, out, err = sigterm_once_an_upload_is_open(argv, env, kit.open_uploads)
+    assert rc == 143, err
     (rec,) = records(out)
     assert rec["status"] == "interrupted" and rec["exit_code"] == 143
     assert kit.objects() == [] and kit.open_uploads() == []

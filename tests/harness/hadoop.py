@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,39 @@ class Hadoop:
     def fs(self, *args):
         """Run the real `hadoop fs ARGS` through the wrapper (for cross-checks)."""
         return subprocess.run([self.cmd, "fs", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+_STALLING = """#!/bin/bash
+if [ "$1" = fs ] && [ "$2" = -cat ]; then
+  "{real}" "$@" | head -c {cut}
+  sleep 90
+  exit 0
+fi
+exec "{real}" "$@"
+"""
+
+
+def stalling_hadoop(hadoop, directory, cut):
+    """A `hadoop` whose `fs -cat` writes `cut` bytes and then hangs, so the reader is
+    stuck with an upload open (parts already sent) when the test signals."""
+    path = Path(directory) / "hadoop-stalling"
+    path.write_text(_STALLING.format(real=hadoop.cmd, cut=cut))
+    path.chmod(0o755)
+    return str(path)
+
+
+def sigterm_once_an_upload_is_open(argv, env, open_uploads, timeout=60):
+    """Run argv, SIGTERM it as soon as open_uploads() is non-empty; -> (returncode, stdout, stderr)."""
+    import signal
+
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while not open_uploads():
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err
 
 
 def world_tmp(prefix):
