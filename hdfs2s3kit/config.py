@@ -118,8 +118,7 @@ class Config:
         missing = self.missing(names)
         if missing:
             if not self.prefix:
-                raise errors.ConfigError(
-                    f"no config: pass --config PREFIX or set {ENV_VAR} (needed: {', '.join(missing)})")
+                raise no_config_error(missing)
             raise errors.ConfigError(
                 f"config {self.prefix}: missing required value(s): {', '.join(missing)}")
         return [self._values[n] for n in names]
@@ -127,6 +126,12 @@ class Config:
     def key_param(self):
         default = f"{self.prefix}/{KEYS_SUBPATH}/fernet" if self.prefix else None
         return self.get("fernet_key_param", default)
+
+
+def no_config_error(needed=()):
+    """The one error for "no config prefix given", naming what needed it."""
+    tail = f" (needed: {', '.join(needed)})" if needed else ""
+    return errors.ConfigError(f"no config: pass --config PREFIX or set {ENV_VAR}{tail}")
 
 
 def resolve_prefix(prefix=None):

@@ -112,7 +112,7 @@ def prepare_push(prefix, text, *, source, session=None, allow_unknown=False):
     """Read the template and SSM; validate the result. -> (ssm client, prefix, [Change])."""
     prefix = config.resolve_prefix(prefix)
     if prefix is None:
-        raise errors.ConfigError(f"no config: pass --config PREFIX or set {config.ENV_VAR}")
+        raise config.no_config_error()
     desired = parse_template(text, source)
     unknown = [k for k in desired if k not in config.KNOWN_KEYS]
     if unknown and not allow_unknown:

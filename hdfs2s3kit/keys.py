@@ -27,7 +27,7 @@ def key_id(param, version):
 def key_param(cfg):
     param = cfg.key_param()
     if not param:
-        raise errors.ConfigError(f"no config: pass --config PREFIX or set {config.ENV_VAR}")
+        raise config.no_config_error()
     inside = cfg.prefix and param.startswith(cfg.prefix + "/")
     if inside and not param.startswith(f"{cfg.prefix}/{config.KEYS_SUBPATH}/"):
         raise errors.ConfigError(f"fernet_key_param {param} is inside {cfg.prefix} but not under "
@@ -110,7 +110,7 @@ def create(cfg, *, session=None, activate=False, kms_key_id=None):
     from cryptography.fernet import Fernet
 
     if not cfg.prefix:
-        raise errors.ConfigError(f"no config: pass --config PREFIX or set {config.ENV_VAR}")
+        raise config.no_config_error()
     param = key_param(cfg)
     ssm = _ssm(session)
     existing = history(ssm, param)

@@ -60,7 +60,7 @@ def _push(prog, prefix, file, dry_run, yes, allow_unknown, kms_key_id):
 def _show(prog, prefix, as_json):
     cfg = config.load_config(prefix)
     if cfg.prefix is None:
-        raise errors.ConfigError(f"no config: pass --config PREFIX or set {config.ENV_VAR}")
+        raise config.no_config_error()
     rows = config_admin.show_rows(cfg)
     if as_json:
         common.emit_json({"prefix": cfg.prefix, "values": {n: v for n, v, _ in rows}, "missing": cfg.missing()})
@@ -75,7 +75,7 @@ def _show(prog, prefix, as_json):
 def _check(prog, prefix, as_json):
     cfg = config.load_config(prefix)
     if cfg.prefix is None:
-        raise errors.ConfigError(f"no config: pass --config PREFIX or set {config.ENV_VAR}")
+        raise config.no_config_error()
     rows = config_admin.check(cfg)
     if as_json:
         for name, ok, detail in rows:
