@@ -604,6 +604,16 @@ def as_failure(exc, url, doing="uploading"):
     return aws.as_kit_error(exc, f"{doing} {url}")
 
 
+def recorded_failure(exc, rec, url, doing="uploading"):
+    """exc as a KitError carrying a finished status record: the one the library
+    finished, else `rec` finished here with the error."""
+    err = as_failure(exc, url, doing)
+    if err.record is None:
+        status.finish(rec, err.status, err.code, err.message)
+        err.record = rec
+    return err
+
+
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": MiB, "MB": MiB, "MIB": MiB,
           "G": GiB, "GB": GiB, "GIB": GiB, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
 

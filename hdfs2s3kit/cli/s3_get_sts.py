@@ -50,10 +50,7 @@ def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, 
         s3get.download(s3, bucket, key, _Writer(out), concurrency=conc, chunk_size=chunk, version_id=version_id,
                        progress=common.stderr_is_tty() if progress is None else progress, record=rec)
     except BaseException as e:
-        err = e if isinstance(e, errors.KitBase) else s3put.as_failure(e, url, "downloading")
-        if err.record is None:
-            status.finish(rec, err.status, err.code, err.message)
-            err.record = rec
+        err = s3put.recorded_failure(e, rec, url, "downloading")
         if summary:
             common.emit_json(err.record, sys.stderr)
         raise err from None
@@ -69,10 +66,7 @@ class _Writer:
         self.raw = raw
 
     def write(self, mv):
-        mv = memoryview(mv)
-        while len(mv):
-            n = self.raw.write(mv)
-            mv = mv[n:]
+        fastio.write_all(self.raw, mv)
 
 
 def main():

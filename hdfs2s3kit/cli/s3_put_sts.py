@@ -60,10 +60,7 @@ def _main(url, role_arn, assume_role, config, duration, expected_size, framed, p
                      concurrency=conc, checksum_algorithm=algorithm, overwrite=overwrite, metadata=meta,
                      progress=common.stderr_is_tty() if progress is None else progress, record=rec)
     except BaseException as e:
-        err = e if isinstance(e, errors.KitBase) else s3put.as_failure(e, url)
-        if err.record is None:
-            status.finish(rec, err.status, err.code, err.message)
-            err.record = rec
+        err = s3put.recorded_failure(e, rec, url)
         common.emit_json(err.record)
         raise err from None
     common.emit_json(rec)
