@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from harness.moto import nothing_left
 from harness.proc import run
 
 MiB = 1 << 20
@@ -22,12 +23,6 @@ def put(env, key, data, *args):
     lines = r.stdout.decode().splitlines()
     assert len(lines) == 1, f"expected exactly one status line, got {r.stdout!r} / {r.stderr!r}"
     return r, json.loads(lines[0])
-
-
-def nothing_left(s3, key):
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-    uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
-    return key not in keys and uploads == []
 
 
 def test_raw_stream_becomes_a_multipart_object_with_a_verified_full_object_checksum(aws_env, s3):
@@ -92,7 +87,7 @@ def test_input_shorter_than_expected_size_aborts_and_leaves_nothing(aws_env, s3,
     assert r.returncode == 74
     assert f"input ended after {size} of the expected {size + 1} bytes" in r.stderr.decode()
     assert rec["status"] == "truncated" and rec["exit_code"] == 74
-    assert nothing_left(s3, "short")
+    assert nothing_left(s3, BUCKET, "short")
 
 
 @pytest.mark.parametrize("size", [100, 6 * MiB])
@@ -101,7 +96,7 @@ def test_input_longer_than_expected_size_is_refused(aws_env, s3, size):
     assert r.returncode == 65
     assert f"longer than the expected size of {size} bytes" in r.stderr.decode()
     assert rec["status"] == "bad_data"
-    assert nothing_left(s3, "long")
+    assert nothing_left(s3, BUCKET, "long")
 
 
 def test_exact_expected_size_is_accepted(aws_env, s3):
@@ -113,7 +108,7 @@ def test_exact_expected_size_is_accepted(aws_env, s3):
 def test_empty_input_creates_no_object_unless_expected_size_is_zero(aws_env, s3):
     r, rec = put(aws_env, "empty", b"")
     assert r.returncode == 66 and "empty input" in r.stderr.decode()
-    assert nothing_left(s3, "empty")
+    assert nothing_left(s3, BUCKET, "empty")
     r, rec = put(aws_env, "empty", b"", "--expected-size", "0")
     assert r.returncode == 0 and rec["bytes"] == 0
     assert s3.head_object(Bucket=BUCKET, Key="empty")["ContentLength"] == 0

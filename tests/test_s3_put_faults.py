@@ -8,6 +8,7 @@ import time
 
 import pytest
 from harness.iam import S3_ALL, make_role
+from harness.moto import nothing_left
 from harness.proc import cmd_path, run
 from harness.proxy import FaultyProxy
 
@@ -20,11 +21,6 @@ def s3(boto):
     c = boto.client("s3")
     c.create_bucket(Bucket=BUCKET)
     return c
-
-
-def nothing_left(s3, key):
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-    return key not in keys and s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -44,7 +40,7 @@ def test_signal_during_upload_aborts_and_exits_with_the_signal_code(aws_env, s3,
     assert put.returncode == code, err
     assert rec["status"] == "interrupted" and rec["aborted"] is True and rec["exit_code"] == code
     assert err.decode().strip() == f"s3-put-sts: interrupted by {signal.Signals(sig).name}"
-    assert nothing_left(s3, "sig")
+    assert nothing_left(s3, BUCKET, "sig")
 
 
 def test_connection_reset_mid_part_is_retried_and_the_object_is_correct(aws_env, s3):
@@ -109,7 +105,7 @@ def test_bytes_corrupted_in_transit_are_caught_and_the_bad_object_removed(aws_en
     assert r.returncode == 65, r.stderr
     assert rec["status"] == "checksum_mismatch"
     assert "does not match what was sent" in r.stderr.decode() and "deleted" in r.stderr.decode()
-    assert nothing_left(s3, "bad")
+    assert nothing_left(s3, BUCKET, "bad")
 
 
 # -- IAM enforced --------------------------------------------------------------
@@ -125,7 +121,7 @@ def test_role_without_put_object_is_refused_with_exit_77(aws_env, boto, moto_ser
     rec = json.loads(r.stdout)
     assert rec["status"] == "denied" and rec["role_arn"] == role["role_arn"]
     moto_server.set_auth(False)
-    assert nothing_left(s3, "denied")
+    assert nothing_left(s3, BUCKET, "denied")
 
 
 def test_assumed_role_uploads_and_names_the_session(aws_env, boto, moto_server, s3):

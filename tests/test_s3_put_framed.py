@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from harness.moto import nothing_left
 from harness.proc import cmd_path, run
 
 from hdfs2s3kit import framing
@@ -36,11 +37,6 @@ def framed_stream(frames, frame_size=256 * 1024, final=True):
         out.append(framing.encode_prefix(tl, last) + os.urandom(tl))
         bounds.append(bounds[-1] + 4 + tl)
     return b"".join(out), bounds
-
-
-def nothing_left(s3, key):
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-    return key not in keys and s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 
 def put_from_dying_upstream(env, key, data, tmp_path, *args):
@@ -81,7 +77,7 @@ def test_upstream_killed_leaves_no_object_and_no_multipart_upload(aws_env, s3, t
                 "frame_boundary": "stream truncated after frame 24: no final frame",
                 "inside_header": "stream truncated inside the header"}[where]
     assert expected in err
-    assert nothing_left(s3, "cut.enc")
+    assert nothing_left(s3, BUCKET, "cut.enc")
     if where != "inside_header":
         assert rec["upload_id"] and rec["aborted"] is True
 
@@ -91,14 +87,14 @@ def test_data_after_the_final_frame_is_refused(aws_env, s3, tmp_path):
     r = run("s3-put-sts", "--no-assume-role", f"s3://{BUCKET}/extra.enc", input=data + b"junk", env=aws_env)
     assert r.returncode == 65 and "data after the final frame" in r.stderr.decode()
     assert json.loads(r.stdout)["status"] == "bad_data"
-    assert nothing_left(s3, "extra.enc")
+    assert nothing_left(s3, BUCKET, "extra.enc")
 
 
 def test_forced_framed_mode_refuses_raw_input(aws_env, s3):
     r = run("s3-put-sts", "--no-assume-role", "--framed", f"s3://{BUCKET}/raw", input=b"plain text here",
             env=aws_env)
     assert r.returncode == 65 and "bad magic" in r.stderr.decode()
-    assert nothing_left(s3, "raw")
+    assert nothing_left(s3, BUCKET, "raw")
 
 
 def test_raw_mode_uploads_a_framed_looking_stream_without_the_gate(aws_env, s3):
@@ -186,4 +182,4 @@ def test_real_encryptor_killed_leaves_nothing(aws_env, s3, key_file, when):
     if when == "waiting_for_input":
         # the encryptor had flushed whole frames only: the cut is exactly at a boundary
         assert "no final frame" in err.decode()
-    assert nothing_left(s3, "killed.enc")
+    assert nothing_left(s3, BUCKET, "killed.enc")

@@ -10,6 +10,7 @@ in a world-traversable temp folder so the real test users can run it too.
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -145,8 +146,6 @@ def stalling_hadoop(hadoop, directory, cut):
 
 def sigterm_once_an_upload_is_open(argv, env, open_uploads, timeout=60):
     """Run argv, SIGTERM it as soon as open_uploads() is non-empty; -> (returncode, stdout, stderr)."""
-    import signal
-
     p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     while not open_uploads():

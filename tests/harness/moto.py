@@ -80,3 +80,10 @@ def boto(aws_env):
     import boto3
 
     return boto3.session.Session(region_name=REGION)
+
+
+def nothing_left(s3, bucket, key):
+    """No object `key` and no multipart upload at all in `bucket`: what a refused or
+    failed upload must leave behind."""
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return key not in keys and s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

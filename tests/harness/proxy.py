@@ -68,6 +68,18 @@ class FaultyProxy:
             setattr(self, what + "_left", left - 1)
             return True
 
+    def _corrupt(self, data, seen, at, corrupt):
+        """Flip the byte at stream offset `at` (data starts at offset `seen`), on the
+        connections chosen to corrupt; `corrupt` is that choice, made once on reaching `at`."""
+        if corrupt is None and at is not None and seen + len(data) > at:
+            corrupt = self._take("corruptions")
+            if corrupt:
+                i = at - seen
+                data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+                with self._lock:
+                    self.corruptions_done += 1
+        return data, corrupt
+
     def _pump_up(self, src, dst):
         """Client -> server, where the faults are injected."""
         seen = 0
@@ -92,13 +104,7 @@ class FaultyProxy:
                             self.cuts_done += 1
                         self._reset(src, dst)
                         return
-                if corrupt is None and self.corrupt_at is not None and seen + len(data) > self.corrupt_at:
-                    corrupt = self._take("corruptions")
-                    if corrupt:
-                        i = self.corrupt_at - seen
-                        data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
-                        with self._lock:
-                            self.corruptions_done += 1
+                data, corrupt = self._corrupt(data, seen, self.corrupt_at, corrupt)
                 seen += len(data)
                 dst.sendall(data)
         except OSError:
@@ -114,13 +120,7 @@ class FaultyProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                if corrupt is None and at is not None and seen + len(data) > at:
-                    corrupt = self._take("corruptions")
-                    if corrupt:
-                        i = at - seen
-                        data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
-                        with self._lock:
-                            self.corruptions_done += 1
+                data, corrupt = self._corrupt(data, seen, at, corrupt)
                 seen += len(data)
                 dst.sendall(data)
         except OSError:
