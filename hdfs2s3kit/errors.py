@@ -17,6 +17,7 @@ NOPERM = 77       # permission denied (authz or IAM)
 CONFIG = 78       # configuration error
 SIGINT_EXIT = 130
 SIGTERM_EXIT = 143
+SIGNAL_EXIT_BASE = 128   # a run ended by signal N exits 128 + N (HUP 129, INT 130, QUIT 131, TERM 143)
 
 
 class KitBase(BaseException):
@@ -83,7 +84,7 @@ class ConfigError(KitError):
 
 
 class Interrupted(KitBase):
-    """Raised in the main thread by our SIGINT/SIGTERM handler.
+    """Raised in the main thread by our handler of a stop signal (signals.STOP_SIGNALS).
 
     Not an Exception, like KeyboardInterrupt: botocore turns any Exception
     raised inside an HTTP request into a retryable HTTPClientError, which would
@@ -94,6 +95,5 @@ class Interrupted(KitBase):
     def __init__(self, signum):
         import signal
 
-        code = SIGINT_EXIT if signum == signal.SIGINT else SIGTERM_EXIT
-        super().__init__(f"interrupted by {signal.Signals(signum).name}", code=code)
+        super().__init__(f"interrupted by {signal.Signals(signum).name}", code=SIGNAL_EXIT_BASE + int(signum))
         self.signum = signum

@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 
-from . import aws, errors, status
+from . import aws, errors, signals, status
 from .metrics import monitoring_client
 
 MODES = ("default", "failure", "always", "summary")
@@ -252,9 +252,9 @@ def input_failure(error, status_word="bad_data", code=errors.DATAERR):
 
 
 def _whole(fn, *args):
-    """Run fn with SIGINT/SIGTERM held, so a record is passed through and
+    """Run fn with the stop signals held, so a record is passed through and
     reported, or neither; a held signal is taken right after."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = set(signals.STOP_SIGNALS)
     old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         fn(*args)

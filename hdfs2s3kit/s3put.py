@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from . import aws, checksums, errors, fastio, framing, signals, status
+from . import aws, checksums, errors, fastio, framing, s3create, s3readback, signals, status
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -204,7 +204,7 @@ class _Uploader:
     """One upload: the calling thread reads and gates, worker threads checksum and send parts."""
 
     def __init__(self, src, bucket, key, *, s3, framed, expected_size, part_size, concurrency,
-                 checksum_algorithm, overwrite, metadata, progress, record):
+                 checksum_algorithm, overwrite, metadata, progress, record, precheck=True):
         self.src = _Source(src)
         self.bucket, self.key, self.s3 = bucket, key, s3
         self.url = aws.s3_url(bucket, key)
@@ -215,6 +215,10 @@ class _Uploader:
         self.concurrency = max(1, int(concurrency or DEFAULT_CONCURRENCY))
         self.algo = checksums.get(checksum_algorithm)
         self.overwrite = overwrite
+        # With --overwrite a bad result must never replace the good object: every upload goes
+        # multipart and each part's ETag (the MD5 of what S3 received) is checked before Complete.
+        self.part_md5 = bool(overwrite)
+        self.precheck = precheck and not overwrite
         self.metadata = dict(metadata or {})
         self.progress = _Progress(progress, self.url)
         self.rec = record
@@ -222,6 +226,12 @@ class _Uploader:
         self.head = b""
         self.md5_hex = None        # single PUT only
         self.completing = False    # CompleteMultipartUpload sent: an abort may come too late
+        self.put_in_flight = False # PutObject sent, answer not seen: S3 may have stored it
+        self._single_crc = None
+        self.written = None        # s3readback.Written once S3 accepted our PUT/Complete
+        self.created = False       # our object exists whole at the key
+        self.notes = []            # what happened besides the outcome (lost responses, ...)
+        self.completeness = None   # how the input was proven whole (docs/STATUS.md)
         self.total = 0
         self.upload_id = None
         self.parts = {}            # part number -> (etag, crc, size)
@@ -284,6 +294,12 @@ class _Uploader:
         if self.expected is not None and self.total != self.expected:
             raise errors.KitIOError(
                 f"input ended after {self.total} of the expected {self.expected} bytes", status="truncated")
+        if self.expected is not None:
+            self.completeness = "expected_size"
+        elif self.gate is not None:
+            self.completeness = "final_frame"
+        else:
+            self.completeness = "unproven"   # raw input, no --expected-size: EOF is all we know
 
     # -- parts -----------------------------------------------------------
     def _limit(self, size):
@@ -318,12 +334,15 @@ class _Uploader:
         try:
             crc = self.algo.compute(mv)
             b64 = self.algo.b64(crc)
+            md5 = hashlib.md5(mv, usedforsecurity=False).hexdigest() if self.part_md5 else None
             delay = RETRY_BASE_DELAY
             for attempt in range(PART_RETRIES + 1):
                 try:
                     resp = self.s3.upload_part(
                         Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number,
                         Body=_Body(mv), ContentLength=size, **{self.algo.param: b64})
+                    if md5 is not None:
+                        _check_part_etag(resp, md5, number, self.url)
                     break
                 except Exception as e:  # noqa: BLE001 - retried or re-raised below
                     err = aws.as_kit_error(e, f"UploadPart {number} of {self.url}")
@@ -339,6 +358,8 @@ class _Uploader:
 
     # -- the whole upload -------------------------------------------------
     def run(self):
+        if self.precheck:
+            self._fail_fast_if_exists()
         size = self.part_size
         # With a small expected size, one spare byte in the buffer proves the input is not longer.
         first = self.pool.acquire(size if self.expected is None else min(size, self.expected + 1),
@@ -346,11 +367,24 @@ class _Uploader:
         self._start_gate_if_forced()
         n, eof = self._fill(first, len(first))
         self.total = n
-        if eof:
+        if eof and (not self.part_md5 or n == 0):
             # Whole input fits in one part: one PutObject, no multipart state to clean.
             self._check_end()
             return self._put_single(first, n)
-        return self._multipart(first, n)
+        return self._multipart(first, n, eof)
+
+    def _fail_fast_if_exists(self):
+        """Refuse (73) before reading a byte when the key exists; the conditional
+        PUT/Complete still guards the race. A role that may not read skips this."""
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=self.key)
+        except Exception as e:  # noqa: BLE001 - only "it exists" stops us here
+            if aws.error_code(e) not in ("404", "NoSuchKey", "NotFound"):
+                err = aws.as_kit_error(e, f"HeadObject {self.url}")
+                if err.code not in (errors.NOPERM,):
+                    raise err from None
+            return
+        raise errors.ExistsError(f"{self.url} already exists (pass --overwrite to replace it)")
 
     def _start_gate_if_forced(self):
         if self.framed:
@@ -369,17 +403,38 @@ class _Uploader:
                 kw["IfNoneMatch"] = "*"
             if self.metadata:
                 kw["Metadata"] = self.metadata
+            self.md5_hex = md5.hex()
+            self.part_sizes = [n]
+            self._single_crc = crc
+            self.put_in_flight = True
             try:
                 resp = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=_Body(mv),
                                           ContentLength=n, **kw)
             except Exception as e:  # noqa: BLE001
-                raise self._aws_error(e, "PutObject") from None
+                err = self._aws_error(e, "PutObject")
+                # A lost response makes botocore retry, and the retry meets our own object.
+                resp = self._own_after(err, crc)
+            self.put_in_flight = False
         finally:
             mv.release()
-        self.part_sizes = [n]
         self.parts = {1: (resp.get("ETag"), crc, n)}
-        self.md5_hex = md5.hex()
         return self._finish_ok(resp, crc, 1)
+
+    def _written(self, crc, resp=None):
+        resp = resp or {}
+        return s3readback.Written(self.bucket, self.key, size=self.total, algo=self.algo,
+                                  checksum=self.algo.b64(crc), md5_hex=self.md5_hex,
+                                  etag=resp.get("ETag"), version_id=resp.get("VersionId"))
+
+    def _own_after(self, err, crc):
+        """After `err` from PUT/Complete: the head of our own object if S3 holds it
+        anyway (its earlier answer was lost), else raise err."""
+        if err.code in (errors.CANTCREAT, errors.NOINPUT, errors.UNAVAILABLE, errors.TEMPFAIL):
+            head = s3readback.find_own(self.s3, self._written(crc))
+            if head is not None:
+                self.notes.append("a lost response was retried; the object found is ours (same size and checksum)")
+                return head
+        raise err
 
     def _aws_error(self, exc, action):
         code = aws.error_code(exc)
@@ -387,21 +442,22 @@ class _Uploader:
             return errors.ExistsError(f"{self.url} already exists (pass --overwrite to replace it)")
         return aws.as_kit_error(exc, f"{action} {self.url}")
 
-    def _multipart(self, first, n):
+    def _multipart(self, first, n, eof=False):
+        if eof:
+            self._check_end()      # whole input in the first buffer (--overwrite): no upload if short
         kw = {"ChecksumAlgorithm": self.algo.name, "ChecksumType": "FULL_OBJECT"}
         if self.metadata:
             kw["Metadata"] = self.metadata
-        try:
-            resp = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **kw)
-        except Exception as e:  # noqa: BLE001
-            raise self._aws_error(e, "CreateMultipartUpload") from None
-        self.upload_id = resp["UploadId"]
-        if self.rec is not None:
-            self.rec["upload_id"] = self.upload_id
+        # A signal while the request is out would lose the upload ID of an upload S3 made.
+        with signals.Deferred():
+            self.upload_id = s3create.create(self.s3, self.bucket, self.key, self.notes,
+                                             lambda e: self._aws_error(e, "CreateMultipartUpload"), **kw)
+            if self.rec is not None:
+                self.rec["upload_id"] = self.upload_id
         self._start_workers(self.concurrency)
         size = self.part_size
         number = 1
-        buf, got, eof = first, n, False
+        buf, got = first, n
         while True:
             self.jobs.put((number, buf, got))
             if not self.part_sizes or self.part_sizes[-1] != got:
@@ -423,7 +479,8 @@ class _Uploader:
                     f"input exceeds {MAX_PARTS} parts; pass --expected-size so the part size fits",
                     status="failed")
             self.total += got
-        self._check_end()
+        if self.completeness is None:
+            self._check_end()
         self._wait_parts()
         return self._complete(number)
 
@@ -450,55 +507,61 @@ class _Uploader:
         if not self.overwrite:
             kw["IfNoneMatch"] = "*"
         self.completing = True
-        try:
-            resp = self.s3.complete_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                MultipartUpload={"Parts": plist}, **kw)
-        except Exception as e:  # noqa: BLE001
-            raise self._aws_error(e, "CompleteMultipartUpload") from None
-        self.upload_id = None      # completed: nothing to abort any more
+        # Its outcome decides what the record says: let it finish whatever signal comes.
+        with signals.Deferred():
+            try:
+                resp = self.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                    MultipartUpload={"Parts": plist}, **kw)
+            except Exception as e:  # noqa: BLE001
+                # A lost answer is retried by botocore: NoSuchUpload or If-None-Match then.
+                resp = self._own_after(self._aws_error(e, "CompleteMultipartUpload"), crc)
+            self.upload_id = None      # completed: nothing to abort any more
+            self._created(resp, crc)
         return self._finish_ok(resp, crc, count)
 
+    def _created(self, resp, crc):
+        self.written = self._written(crc, resp)
+        self.created = True
+
     def _finish_ok(self, resp, crc, count):
+        if not self.created:
+            self._created(resp, crc)
         rec = self.rec
         local = self.algo.b64(crc)
         rec.update(bytes=self.total, parts=count, part_sizes=list(self.part_sizes),
                    etag=(resp.get("ETag") or "").strip('"') or None, version_id=resp.get("VersionId"),
                    checksum_algorithm=self.algo.name, checksum_type="FULL_OBJECT", checksum=local,
-                   framed=bool(self.framed), frames=self.gate.frames if self.gate else None)
+                   framed=bool(self.framed), frames=self.gate.frames if self.gate else None,
+                   completeness=self.completeness, object_exists=True, checksum_verified=False)
         self.progress.update(self.total, count, final=True)
-        self._verify(local, resp.get("VersionId"))
+        self._verify()
         return rec
 
-    def _verify(self, local, version_id):
-        """Read back size and checksum; the emulator accepts wrong checksums, so the client checks."""
-        kw = {"ChecksumMode": "ENABLED"}
-        if version_id and version_id != "null":
-            kw["VersionId"] = version_id
+    def _verify(self):
+        """Read back size and checksum of *our* write (s3readback); the emulator accepts
+        wrong checksums, so the client checks. Never deletes another writer's object."""
+        w = self.written
         try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=self.key, **kw)
-        except Exception as e:  # noqa: BLE001
-            raise aws.as_kit_error(e, f"HeadObject {self.url} (verifying the upload)") from None
-        remote = (head.get(self.algo.param) or "").split("-")[0] or None
-        size = head.get("ContentLength")
-        etag = (head.get("ETag") or "").strip('"')
-        # SSE-KMS ETags are not the MD5 of the content; only plain ones are compared.
-        etag_ok = (self.md5_hex is None or head.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse")
-                   or etag == self.md5_hex)
-        if remote == local and size == self.total and etag_ok:
+            head = s3readback.read_back(self.s3, w)
+        except s3readback.Replaced:
+            self.created = False
+            raise
+        if head is None:
+            # A write-only role: S3 itself rejected any part or whole object whose checksum
+            # differed from the one we sent; only the client's second look is missing.
+            self.notes.append("read-back denied (needs s3:GetObject): verified by S3 against the checksums "
+                              "sent, not re-checked by the client")
+            return
+        what = s3readback.mismatch(head, w)
+        if what is None:
             self.rec["checksum_verified"] = True
             return
-        what = (f"size {size} != {self.total}" if size != self.total
-                else f"{self.algo.name} {remote} != local {local}" if remote != local
-                else f"ETag {etag} != local MD5 {self.md5_hex}")
-        msg = f"{self.url}: uploaded object does not match what was sent ({what})"
-        try:
-            self.s3.delete_object(Bucket=self.bucket, Key=self.key, **({"VersionId": version_id}
-                                  if version_id and version_id != "null" else {}))
-            msg += "; the bad object was deleted"
-        except Exception as e:  # noqa: BLE001
-            msg += f"; deleting it failed ({aws.error_code(e) or type(e).__name__}): delete it by hand"
-        raise errors.DataError(msg, status="checksum_mismatch")
+        deleted, note = s3readback.delete_own(self.s3, w)
+        if deleted:
+            self.created = False
+        raise errors.DataError(f"{self.url}: uploaded object does not match what was sent ({what}); {note}",
+                               status="checksum_mismatch")
 
     # -- failure ----------------------------------------------------------
     def abort(self):
@@ -540,6 +603,26 @@ class _Uploader:
             return (f"abort of multipart upload {self.upload_id} failed "
                     f"({code or type(e).__name__}): {hint}")
 
+    def settle(self):
+        """After a failure: did an interrupted PutObject store our object anyway?"""
+        if self.put_in_flight and not self.created:
+            w = self._written(self._single_crc) if self._single_crc is not None else None
+            head = s3readback.find_own(self.s3, w, on_error=False) if w is not None else None
+            if head is False:
+                self.created = None        # could not look: it may exist
+            elif head is not None:
+                self.created, self.written = True, w
+                self.rec.update(etag=(head.get("ETag") or "").strip('"') or None,
+                                version_id=head.get("VersionId"), checksum_verified=True,
+                                checksum=w.checksum)
+                self.notes.append("S3 had stored the object whole before the stop")
+
+    def object_exists(self):
+        """True/False: our object is/is not at the key; None: unknown."""
+        if self.created is None:
+            return None
+        return bool(self.created)
+
     def close(self):
         for _ in self.workers:
             self.jobs.put(None)
@@ -547,12 +630,15 @@ class _Uploader:
 
 
 def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=None, concurrency=None,
-           checksum_algorithm=None, overwrite=False, metadata=None, progress=False, record=None):
+           checksum_algorithm=None, overwrite=False, metadata=None, progress=False, record=None, precheck=True):
     """Upload everything `src` yields to s3://bucket/key; returns the finished status record.
 
     On any failure (including KeyboardInterrupt/Interrupted) the multipart
     upload is aborted first, then a KitError is raised whose `.record` is the
-    finished failure record.
+    finished failure record; that record says whether an object of ours exists
+    (`object_exists`: a failure after S3 stored it whole, e.g. a signal during
+    the read-back) and `aborted` is true only when nothing of ours is left.
+    `precheck=False` skips the fail-fast HeadObject (the caller looked already).
     """
     rec = record if record is not None else status.new_record("s3-put-sts")
     rec.update(bucket=bucket, key=key)
@@ -561,34 +647,61 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
     try:
         up = _Uploader(src, bucket, key, s3=s3, framed=framed, expected_size=expected_size,
                        part_size=part_size, concurrency=concurrency, checksum_algorithm=checksum_algorithm,
-                       overwrite=overwrite, metadata=metadata, progress=progress, record=rec)
+                       overwrite=overwrite, metadata=metadata, progress=progress, record=rec, precheck=precheck)
         rec["checksum_algorithm"] = up.algo.name
         result = up.run()
+        rec["note"] = "; ".join(up.notes) or None
         status.finish(rec, "ok", 0)
         rec["aborted"] = False
         return result
     except BaseException as exc:  # noqa: BLE001 - every failure aborts, then is re-raised as KitError
-        err = as_failure(exc, aws.s3_url(bucket, key))
-        with signals.CatchSignals(raise_now=False) as deferred:
-            note = up.abort() if up is not None else None
-        if deferred.signum and not isinstance(err, errors.Interrupted):
-            err = errors.Interrupted(deferred.signum)
-        aborted = up is not None and rec.get("upload_id") is not None and note is None
-        message = err.message + (f"; {note}" if note else "")
-        if up is not None:
-            rec.update(bytes=up.total, parts=len(up.parts) or None, part_sizes=list(up.part_sizes) or None,
-                       framed=up.framed, frames=up.gate.frames if up.gate else None)
-        rec["aborted"] = aborted
-        status.finish(rec, err.status, err.code, message)
-        final = errors.KitError(message, code=err.code, status=err.status, record=rec)
-        if isinstance(err, errors.Interrupted):
-            final = errors.Interrupted(err.signum)
-            final.message = message
-            final.record = rec
-        raise final from None
+        raise _failed(exc, up, rec, bucket, key) from None
     finally:
         if up is not None:
             up.close()
+
+
+def _failed(exc, up, rec, bucket, key):
+    """Abort (a second signal only noted meanwhile), find out what exists, finish the record."""
+    err = as_failure(exc, aws.s3_url(bucket, key))
+    note = None
+    with signals.CatchSignals(raise_now=False) as deferred:
+        if up is not None:
+            note = up.abort()
+            up.settle()
+    if deferred.signum and not isinstance(err, errors.Interrupted):
+        err = errors.Interrupted(deferred.signum)
+    message = err.message + (f"; {note}" if note else "")
+    if up is not None:
+        rec.update(bytes=up.total, parts=len(up.parts) or None, part_sizes=list(up.part_sizes) or None,
+                   framed=up.framed, frames=up.gate.frames if up.gate else None, completeness=up.completeness,
+                   note="; ".join(up.notes) or None)
+        rec["object_exists"] = up.object_exists()
+        if up.created and not isinstance(err, (errors.DataError, s3readback.Replaced)):
+            how = "checksum verified" if rec.get("checksum_verified") else "not verified"
+            message += f"; {up.url} was stored whole ({how})"
+        elif up.created is None:
+            message += f"; {up.url} may have been stored: check it before retrying"
+    rec["aborted"] = bool(up is not None and rec.get("upload_id") and note is None
+                          and rec.get("object_exists") is False)
+    status.finish(rec, err.status, err.code, message)
+    if isinstance(err, errors.Interrupted):
+        final = errors.Interrupted(err.signum)
+        final.message = message
+        final.record = rec
+        return final
+    return errors.KitError(message, code=err.code, status=err.status, record=rec)
+
+
+def _check_part_etag(resp, md5_hex, number, url):
+    """A plain part's ETag is the MD5 of the bytes S3 received (not with SSE-KMS,
+    where S3 checked our checksum header instead). A mismatch is retried."""
+    if resp.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse"):
+        return
+    etag = (resp.get("ETag") or "").strip('"')
+    if etag != md5_hex:
+        raise errors.TempFailError(f"UploadPart {number} of {url}: S3 received other bytes than were sent "
+                                   f"(ETag {etag} != MD5 {md5_hex})")
 
 
 def as_failure(exc, url, doing="uploading"):

@@ -14,7 +14,7 @@ FIELDS = (
     "schema", "tool", "status", "exit_code", "error",
     "src", "bucket", "key", "version_id", "etag", "bytes", "parts", "part_sizes",
     "checksum_algorithm", "checksum", "checksum_type", "checksum_verified", "framed", "frames",
-    "upload_id", "aborted", "xxh3_128", "key_id",
+    "upload_id", "aborted", "object_exists", "completeness", "note", "xxh3_128", "key_id",
     "role_arn", "session_name", "user", "host",
     "started", "finished", "duration_s", "mib_s",
 )

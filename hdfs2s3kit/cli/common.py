@@ -6,21 +6,15 @@ calls sys.exit, so `transfer` and the mapper can reuse it in-process.
 
 import json
 import os
-import signal
 import sys
 
-from .. import errors
-
-
-def _raise_interrupted(signum, _frame):
-    raise errors.Interrupted(signum)
+from .. import errors, signals, stdfds
 
 
 def install_signal_handlers():
-    """SIGINT/SIGTERM become an exception in the main thread, so `finally`
-    blocks (multipart abort, pipe clean-up) run before we exit 130/143."""
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    """SIGINT/SIGTERM/SIGHUP/SIGQUIT become an exception in the main thread, so
+    `finally` blocks (multipart abort, pipe clean-up) run before we exit 128+N."""
+    signals.install_handlers()
 
 
 def die(prog, err):
@@ -33,6 +27,7 @@ def die(prog, err):
 def run(prog, fn, *args, **kwargs):
     """Call fn; map KitError/BrokenPipe/signals to an exit code; never a traceback
     for expected failures."""
+    stdfds.guard()
     install_signal_handlers()
     try:
         rc = fn(*args, **kwargs)
