@@ -228,6 +228,7 @@ class _Uploader:
         self.completing = False    # CompleteMultipartUpload sent: an abort may come too late
         self.put_in_flight = False # PutObject sent, answer not seen: S3 may have stored it
         self._single_crc = None
+        self.aborted = False       # our multipart upload was aborted (nothing of it left)
         self.written = None        # s3readback.Written once S3 accepted our PUT/Complete
         self.created = False       # our object exists whole at the key
         self.notes = []            # what happened besides the outcome (lost responses, ...)
@@ -579,6 +580,7 @@ class _Uploader:
         if self.upload_id is None:
             return None
         note = self._abort_once()
+        self.aborted = note is None
         deadline = time.monotonic() + 15
         for t in self.workers:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -682,8 +684,7 @@ def _failed(exc, up, rec, bucket, key):
             message += f"; {up.url} was stored whole ({how})"
         elif up.created is None:
             message += f"; {up.url} may have been stored: check it before retrying"
-    rec["aborted"] = bool(up is not None and rec.get("upload_id") and note is None
-                          and rec.get("object_exists") is False)
+    rec["aborted"] = bool(up is not None and up.aborted and rec.get("object_exists") is False)
     status.finish(rec, err.status, err.code, message)
     if isinstance(err, errors.Interrupted):
         final = errors.Interrupted(err.signum)
@@ -747,15 +748,33 @@ def parse_size(text, what="size"):
     return int(value * _UNITS[unit])
 
 
+MAX_KEY_BYTES = 1024               # S3: object keys are at most 1,024 bytes of UTF-8
+MAX_METADATA_BYTES = 2048          # S3: user metadata keys + values, UTF-8, at most 2 KB
+
+
+def check_key(key):
+    """S3's own limit on keys, checked before any byte is read (S3 says KeyTooLongError at the end)."""
+    n = len(key.encode("utf-8", "surrogatepass"))
+    if n > MAX_KEY_BYTES:
+        raise errors.UsageError(f"object key is {n} bytes; S3 allows at most {MAX_KEY_BYTES} (UTF-8)")
+    return key
+
+
 def parse_metadata(pairs):
-    """['k=v', ...] -> {k: v}; S3 user metadata keys are ASCII and case-insensitive."""
+    """['k=v', ...] -> {k: v}; S3 user metadata keys are ASCII and case-insensitive,
+    values printable ASCII (a CR/LF would split the HTTP header), 2 KB in all."""
     out = {}
     for p in pairs or ():
         k, sep, v = p.partition("=")
         k = k.strip()
-        if not sep or not k or not k.isascii() or not v.isascii() or any(c in k for c in " :\t\r\n"):
-            raise errors.UsageError(f"--metadata: expected K=V with ASCII key and value, got {p!r}")
+        if (not sep or not k or not k.isascii() or not v.isascii() or any(c in k for c in " :\t\r\n")
+                or not all(" " <= c <= "~" for c in k + v)):
+            raise errors.UsageError(f"--metadata: expected K=V with printable ASCII key and value, got {p!r}")
         out[k.lower()] = v
+    size = sum(len(k) + len(v) for k, v in out.items())
+    if size > MAX_METADATA_BYTES:
+        raise errors.UsageError(f"--metadata: {size} bytes of keys and values; S3 allows at most "
+                                f"{MAX_METADATA_BYTES}")
     return out
 
 

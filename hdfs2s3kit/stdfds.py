@@ -43,3 +43,7 @@ def guard():
 
 def stdin_closed():
     return 0 in closed
+
+
+def stdout_closed():
+    return 1 in closed

@@ -34,15 +34,23 @@ def run(prog, fn, *args, **kwargs):
     except errors.KitBase as e:   # KitError, or Interrupted (130/143)
         rc = die(prog, e)
     except BrokenPipeError:
-        # Downstream closed our stdout: stop quietly, point stdout at /dev/null so
-        # the interpreter's final flush does not raise again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        quiet_stdout()
         rc = die(prog, errors.KitIOError("stdout closed by the reader (broken pipe)"))
     except KeyboardInterrupt:
         rc = errors.SIGINT_EXIT
     sys.stdout.flush() if not sys.stdout.closed else None
     return rc or 0
+
+
+def quiet_stdout():
+    """Downstream closed our stdout: point it at /dev/null so later flushes (ours,
+    the interpreter's at exit) do not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def emit_json(record, stream=None):

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .. import aws, errors, identity, s3put, status, sts
+from .. import aws, errors, identity, s3put, status, stdfds, sts
 from . import common
 from . import credential_options as opts
 
@@ -42,9 +42,12 @@ def _main(url, role_arn, assume_role, config, duration, expected_size, framed, p
     try:
         bucket, key = aws.parse_s3_url(url)
         rec.update(bucket=bucket, key=key)
+        s3put.check_key(key)
         meta = s3put.parse_metadata(metadata)
         expected = s3put.parse_size(expected_size, "--expected-size")
         psize = s3put.parse_size(part_size, "--part-size")
+        if stdfds.stdin_closed():
+            raise errors.NoInputError("stdin is closed: nothing to upload")
         if sys.stdin is None or sys.stdin.isatty():
             raise errors.UsageError("stdin is a terminal: pipe the data to upload into s3-put-sts")
         session, role, name, cfg = sts.session_for(role_arn=role_arn, assume_role=assume_role,
@@ -61,10 +64,23 @@ def _main(url, role_arn, assume_role, config, duration, expected_size, framed, p
                      progress=common.stderr_is_tty() if progress is None else progress, record=rec)
     except BaseException as e:
         err = s3put.recorded_failure(e, rec, url)
-        common.emit_json(err.record)
+        _deliver(err.record)
         raise err from None
-    common.emit_json(rec)
+    _deliver(rec)
     return 0
+
+
+def _deliver(rec):
+    """The record on stdout. A reader that went away (`| true`) does not turn a stored
+    object into a failure: the outcome stays the exit code, the loss is said on stderr."""
+    try:
+        if stdfds.stdout_closed():
+            raise BrokenPipeError
+        common.emit_json(rec)
+    except (BrokenPipeError, ValueError, OSError):
+        common.quiet_stdout()
+        common.log(PROG, f"status record not delivered (stdout closed); status {rec.get('status')}, "
+                         f"exit {rec.get('exit_code')}")
 
 
 def main():
