@@ -495,7 +495,8 @@ class Transfer:
             try:
                 up = s3put.upload(peek, bucket, key, s3=s3, framed=True, part_size=self.part_size,
                                   concurrency=self.concurrency, checksum_algorithm=self.checksum_algorithm,
-                                  overwrite=force, metadata=meta, progress=self.progress, record=rec)
+                                  overwrite=force, metadata=meta, progress=self.progress, record=rec,
+                                  precheck=False)   # _skip_if_same looked already
             except errors.Interrupted:
                 raise
             except errors.KitError as e:
