@@ -3,23 +3,25 @@
     aws s3 cp - s3://...                       (the reference, awscli in its own venv)
     s3-put-sts s3://...                        (raw)
     fernet-encrypt | s3-put-sts s3://...       (both processes counted)
+    transfer's path in one process             (EncryptingReader into s3put.upload)
 
-into a moto server started here. moto itself is the throughput bottleneck
-(one GIL-bound process), so wall time says little; each client's own CPU time
+into a moto server started here, over plain HTTP and over HTTPS (real S3 is
+HTTPS: botocore then skips payload signing and streams checksums in trailers,
+and TLS costs every client). moto itself is the throughput bottleneck (one
+GIL-bound process), so wall time says little; each client's own CPU time
 (wait4 rusage of exactly that child) and peak RSS are what we compare.
-BENCH_SIZE (bytes, or e.g. 256MiB) shortens a run; default 1 GiB.
-BENCH_REPEAT rounds (default 3) run every client in turn; the table shows the
-median and the range, because a client's CPU time moves by +-15 % here from
-run to run (two vCPUs shared with moto and the host).
-Targets: raw <= 0.8x aws-cli CPU, encrypted pipeline <= 1.0x, RSS <= 128 MiB.
 
-Three rows explain where the pipeline's CPU goes (no targets):
-  - crypto floor: AES-128-CBC + HMAC-SHA256 of 1 MiB frames in this process,
-    no I/O -- what any Fernet encryptor must spend;
-  - start-up: fernet-encrypt | s3-put-sts on a 1-byte input, in CPU-s per run
-    (a fixed cost that a 1 GiB run pays once);
-  - one process: the same library calls (EncryptingReader into s3put.upload)
-    without the process boundary and its pipe.
+Start-up is separated from the per-byte cost by running every client at two
+sizes: per byte = the slope between them, start-up = what is left at zero.
+
+    BENCH_SIZE=1GiB  BENCH_SMALL=64MiB   the two input sizes
+    BENCH_REPEAT=3                        interleaved rounds; medians (a client's CPU moves +-15 % here)
+    BENCH_PROTO=http,https                which servers
+    BENCH_BEFORE=DIR                      also run our clients from the source tree DIR (e.g. an older
+                                          commit, `git archive`d) in this venv, rows marked "(before)"
+
+The crypto floor row (AES-128-CBC + HMAC-SHA256 of 1 MiB frames in this
+process, no I/O) is what any Fernet encryptor must spend.
 """
 
 import os
@@ -46,18 +48,21 @@ def parse_size(text):
     return p(text, "BENCH_SIZE")
 
 
-def start_moto(logdir):
+def start_moto(logdir, tls=None):
     from hdfs2s3kit import errors, localaws
 
     try:
-        return localaws.start_moto_server(os.path.join(logdir, "moto.log"))
+        return localaws.start_moto_server(os.path.join(logdir, "moto.log"), tls=tls)
     except errors.UnavailableError as e:
         raise SystemExit(f"bench: {e.message}") from None
 
 
-def reset(url):
+def reset(url, tls=None):
+    import ssl
+
     req = urllib.request.Request(url + "/moto-api/reset", data=b"", method="POST")
-    urllib.request.urlopen(req, timeout=30).read()
+    ctx = ssl.create_default_context(cafile=tls[0]) if tls else None
+    urllib.request.urlopen(req, timeout=30, context=ctx).read()
 
 
 def ensure_awscli():
@@ -172,31 +177,66 @@ def inprocess_put(key_file, url):
     return 0
 
 
+def per_byte(cpu_small, cpu_big, small, big):
+    """Two input sizes -> (per-byte CPU-s/GiB, fixed start-up CPU-s): a straight line through both."""
+    slope = (cpu_big - cpu_small) / (big - small)
+    return slope * GiB, cpu_small - slope * small
+
+
+def run_proto(proto, runs, sizes, repeat, tmp, base_env):
+    """Every client at both sizes, `repeat` interleaved rounds, against one moto server
+    speaking `proto`; -> {name: {size: [run results]}}."""
+    tls = None
+    if proto == "https":
+        from hdfs2s3kit import localaws
+
+        tls = localaws.self_signed_cert(tmp)
+    moto, url = start_moto(tmp, tls)
+    env = dict(base_env, AWS_ENDPOINT_URL=url)
+    if tls:
+        env["AWS_CA_BUNDLE"] = tls[0]
+    out = {}
+    try:
+        def bucket():
+            reset(url, tls)
+            subprocess.run([os.path.join(BIN, "python"), "-c",
+                            f"import boto3; boto3.client('s3').create_bucket(Bucket='{BUCKET}')"],
+                           env=env, check=True)
+
+        for rnd in range(repeat):
+            for size in sizes:
+                for name, cmds, extra in runs:
+                    bucket()
+                    out.setdefault(name, {}).setdefault(size, []).append(
+                        run_pipeline(cmds, size, dict(env, **extra)))
+            print(f"bench: {proto} round {rnd + 1}/{repeat} done", flush=True)
+    finally:
+        from hdfs2s3kit import localaws
+
+        localaws.stop_moto_server(moto)
+    return out
+
+
 def main():
     size = parse_size(os.environ.get("BENCH_SIZE", "1GiB"))
+    small = parse_size(os.environ.get("BENCH_SMALL", "64MiB"))
+    if not 0 < small < size:
+        raise SystemExit("bench: BENCH_SMALL must be smaller than BENCH_SIZE")
     repeat = max(1, int(os.environ.get("BENCH_REPEAT", "3")))
+    protos = [p for p in os.environ.get("BENCH_PROTO", "http,https").split(",") if p]
+    before = os.environ.get("BENCH_BEFORE")
     gib = size / GiB
     tmp = tempfile.mkdtemp(prefix="bench-upload-")
-    moto, url = start_moto(tmp)
-    env = dict(os.environ, AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
                AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    env.pop("AWS_PROFILE", None)
-    env.pop("HDFS2S3_CONFIG", None)
-    results = {}     # name -> list of (ok, cpu_s, rss_kib, wall_s, tail)
-    order = []
-    startup = None
+    for k in ("AWS_PROFILE", "HDFS2S3_CONFIG", "AWS_CA_BUNDLE", "PYTHONPATH"):
+        env.pop(k, None)
+    results = {}     # proto -> name -> size -> list of (ok, cpu_s, rss_kib, wall_s, tail)
     try:
         aws = ensure_awscli()
         put = [os.path.join(BIN, "s3-put-sts"), "--no-assume-role", "--no-progress"]
-        runs = []
-        if aws:
-            # the reference is the command as users type it; without its progress lines it is
-            # a little cheaper, shown for information
-            runs.append(("aws s3 cp -", [[aws, "s3", "cp", "-", f"s3://{BUCKET}/aws"]]))
-            runs.append(("aws s3 cp --no-progress -", [[aws, "s3", "cp", "--no-progress", "-",
-                                                        f"s3://{BUCKET}/aws2"]]))
-        runs.append(("s3-put-sts (raw)", [put + [f"s3://{BUCKET}/raw"]]))
+        ours = [("s3-put-sts (raw)", [put + [f"s3://{BUCKET}/raw"]])]
         enc, why = fernet_ready()
         if enc:
             key_file = os.path.join(tmp, "bench.key")
@@ -204,75 +244,62 @@ def main():
                             "import sys; from cryptography.fernet import Fernet; "
                             "open(sys.argv[1],'wb').write(Fernet.generate_key())", key_file], check=True)
             os.chmod(key_file, 0o600)
-            pipeline = [[enc, "--key-file", key_file], put + [f"s3://{BUCKET}/enc"]]
-            runs.append(("fernet-encrypt | s3-put-sts", pipeline))
-            runs.append(("  same work, one process", [[sys.executable, os.path.abspath(__file__),
-                                                        "--inprocess-put", key_file, f"s3://{BUCKET}/one"]]))
-        order = [name for name, _ in runs]
-
-        def bucket():
-            reset(url)
-            subprocess.run([os.path.join(BIN, "python"), "-c",
-                            f"import boto3; boto3.client('s3').create_bucket(Bucket='{BUCKET}')"],
-                           env=env, check=True)
-
-        for rnd in range(repeat):
-            for name, cmds in runs:
-                bucket()
-                results.setdefault(name, []).append(run_pipeline(cmds, size, env))
-            print(f"bench: round {rnd + 1}/{repeat} done", flush=True)
-        if enc:
-            bucket()
-            startup = run_pipeline(pipeline, 1, env)
+            ours.append(("fernet-encrypt | s3-put-sts",
+                         [[enc, "--key-file", key_file], put + [f"s3://{BUCKET}/enc"]]))
+            ours.append(("transfer's path, one process", [[sys.executable, os.path.abspath(__file__),
+                                                           "--inprocess-put", key_file, f"s3://{BUCKET}/one"]]))
+        # the reference is the command as users type it (with its progress lines)
+        runs = [("aws s3 cp -", [[aws, "s3", "cp", "-", f"s3://{BUCKET}/aws"]], {})] if aws else []
+        runs += [(name, cmds, {}) for name, cmds in ours]
+        if before:
+            # the same commands from an older source tree (same venv, same dependencies)
+            runs += [(f"{name} (before)", cmds, {"PYTHONPATH": os.path.abspath(before)}) for name, cmds in ours]
+        order = [name for name, _, _ in runs]
+        for proto in protos:
+            results[proto] = run_proto(proto, runs, (small, size), repeat, tmp, env)
     finally:
-        from hdfs2s3kit import localaws
-
-        localaws.stop_moto_server(moto)
         shutil.rmtree(tmp, ignore_errors=True)
     floor = crypto_floor(min(size, GiB))
-
-    def median_cpu(name):
-        runs_ = results.get(name) or []
-        if not runs_ or not all(r[0] for r in runs_):
-            return None
-        return statistics.median(r[1] for r in runs_) / gib
-
-    ref = median_cpu("aws s3 cp -")
-    targets = {"s3-put-sts (raw)": 0.8, "fernet-encrypt | s3-put-sts": 1.0}
-    print(f"upload of {size / MiB:,.0f} MiB into moto, {repeat} round(s); client CPU via wait4, "
-          "median [min-max]; moto bounds wall time")
-    print(f"{'client':30} {'CPU-s/GiB':>10} {'range':>11} {'x aws-cli':>10} {'target':>7} "
-          f"{'peak RSS MiB':>13} {'MiB/s':>7}")
+    targets = {"http": {"s3-put-sts (raw)": 0.8, "fernet-encrypt | s3-put-sts": 1.0},
+               "https": {"fernet-encrypt | s3-put-sts": 1.0, "transfer's path, one process": 0.85}}
+    print(f"\nupload into moto; client CPU via wait4 (user+sys), median of {repeat} round(s) [range at "
+          f"{size / MiB:,.0f} MiB]; per byte and start-up from two sizes ({small / MiB:,.0f} and "
+          f"{size / MiB:,.0f} MiB); moto bounds wall time")
     failed = False
-    for name in order:
-        runs_ = results[name]
-        bad = [r for r in runs_ if not r[0]]
-        if bad:
-            print(f"{name:30} FAILED: {' '.join(bad[0][4])}")
-            failed = True
-            continue
-        cpus = [r[1] / gib for r in runs_]
-        cpu = statistics.median(cpus)
-        rss = max(r[2] for r in runs_) / 1024
-        rate = size / MiB / statistics.median(r[3] for r in runs_)
-        ratio = f"{cpu / ref:.2f}" if ref else "n/a"
-        tgt = f"<={targets[name]}" if name in targets else ("ref" if name == "aws s3 cp -" else "")
-        rng = f"{min(cpus):.2f}-{max(cpus):.2f}"
-        print(f"{name:30} {cpu:10.2f} {rng:>11} {ratio:>10} {tgt:>7} {rss:13.1f} {rate:7.1f}")
-    if not enc:
-        print(f"{'fernet-encrypt | s3-put-sts':30} skipped: {why}")
-    print(f"{'  crypto floor (no I/O)':30} {floor:10.2f} {'':>11} "
-          f"{(f'{floor / ref:.2f}' if ref else 'n/a'):>10}")
-    if startup is not None:
-        ok, cpu, _rss, _wall, tail = startup
-        print(f"{'  start-up, 1-byte input':30} {cpu:10.2f} CPU-s per run (fixed)" if ok
-              else f"{'  start-up, 1-byte input':30} FAILED: {' '.join(tail)}")
-    pipe = median_cpu("fernet-encrypt | s3-put-sts")
-    if ref and pipe and startup is not None and startup[0]:
-        print(f"budget: aws-cli {ref:.2f} - crypto floor {floor:.2f} leaves {ref - floor:.2f} CPU-s/GiB for "
-              f"everything else; the pipeline spends {pipe - floor:.2f}, of which {startup[1] / gib:.2f} is "
-              "start-up of its two processes")
-    print("targets: raw <= 0.8x aws-cli CPU, fernet-encrypt|s3-put-sts <= 1.0x, peak RSS <= 128 MiB")
+    for proto in protos:
+        res = results[proto]
+
+        def fit(name, res=res):
+            by = res.get(name) or {}
+            if not by or not all(r[0] for rs in by.values() for r in rs):
+                return None
+            med = {sz: statistics.median(r[1] for r in rs) for sz, rs in by.items()}
+            return per_byte(med[small], med[size], small, size)
+
+        ref = fit("aws s3 cp -")
+        print(f"\n[{proto}]")
+        print(f"{'client':34} {'CPU-s/GiB':>9} {'x aws':>6} {'target':>7} {'start-up s':>10} "
+              f"{'total/GiB':>9} {'range':>11} {'peak RSS MiB':>12}")
+        for name in order:
+            by = res[name]
+            bad = [r for rs in by.values() for r in rs if not r[0]]
+            if bad:
+                print(f"{name:34} FAILED: {' '.join(bad[0][4])}")
+                failed = True
+                continue
+            pb, fixed = fit(name)
+            cpus = [r[1] / gib for r in by[size]]
+            rss = max(r[2] for rs in by.values() for r in rs) / 1024
+            ratio = f"{pb / ref[0]:.2f}" if ref else "n/a"
+            tgt = targets[proto].get(name)
+            tgt = f"<={tgt}" if tgt else ("ref" if name == "aws s3 cp -" else "")
+            print(f"{name:34} {pb:9.2f} {ratio:>6} {tgt:>7} {fixed:10.2f} {statistics.median(cpus):9.2f} "
+                  f"{min(cpus):5.2f}-{max(cpus):<5.2f} {rss:12.1f}")
+        print(f"{'  crypto floor (no I/O)':34} {floor:9.2f} "
+              f"{(f'{floor / ref[0]:.2f}' if ref else 'n/a'):>6}")
+    print("\nCPU-s/GiB = per-byte cost (start-up excluded); total/GiB = the whole run at the big size.")
+    print("targets (per byte): http raw <= 0.8x aws-cli, fernet-encrypt|s3-put-sts <= 1.0x (http, https); "
+          "one process <= 0.85x (https); peak RSS <= 128 MiB")
     return 1 if failed else 0
 
 
