@@ -15,7 +15,7 @@ Start-up: each filter on a 1-byte input (median), target <= 0.12 CPU-s.
     python bench/bench_crypto.py [SIZE]      SIZE like 1G, 256M (env BENCH_SIZE; default 1G)
     BENCH_SMALL=64M                          the second, smaller size
     BENCH_REPEAT=3 (default)                 rounds, interleaved; medians of CPU, best wall time
-    BENCH_BEFORE=DIR                         also run our commands from the source tree DIR (e.g. an
+    BENCH_BEFORE=DIR[:DIR]                   also run our commands from the source tree DIR (e.g. an
                                              older commit, `git archive`d) in this venv: rows "(before)"
     BENCH_BIG=1                              also peak RSS of both commands at 4 GiB (and 1 GiB)
     BENCH_THREADS=N                          --threads for our commands (default: theirs)
@@ -54,6 +54,11 @@ RSS_LIMIT_MIB = 64
 FLOOR_RATIO = 1.25
 STARTUP_LIMIT = 0.12
 FRAME = 1 << 20
+
+
+def _pythonpath(dirs):
+    """BENCH_BEFORE: one or more source trees (os.pathsep-separated) put first on PYTHONPATH."""
+    return os.pathsep.join(os.path.abspath(d) for d in dirs.split(os.pathsep))
 
 
 def parse_size(text):
@@ -153,7 +158,7 @@ def main():
             with open(cipher, "wb") as out:
                 subprocess.run(enc, stdin=open(plain, "rb"), stdout=out, check=True)
         env_now = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env_before = dict(env_now, PYTHONPATH=os.path.abspath(before)) if before else None
+        env_before = dict(env_now, PYTHONPATH=_pythonpath(before)) if before else None
         rows = {  # name -> (input kind, command, env)
             "openssl enc -aes-128-cbc": ("plain", ["openssl", "enc", "-aes-128-cbc", "-pbkdf2", "-pass",
                                                    f"file:{passfile}"], env_now),

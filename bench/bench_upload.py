@@ -17,7 +17,7 @@ sizes: per byte = the slope between them, start-up = what is left at zero.
     BENCH_SIZE=1GiB  BENCH_SMALL=64MiB   the two input sizes
     BENCH_REPEAT=3                        interleaved rounds; medians (a client's CPU moves +-15 % here)
     BENCH_PROTO=http,https                which servers
-    BENCH_BEFORE=DIR                      also run our clients from the source tree DIR (e.g. an older
+    BENCH_BEFORE=DIR[:DIR]                also run our clients from the source tree DIR (e.g. an older
                                           commit, `git archive`d) in this venv, rows marked "(before)"
 
 The crypto floor row (AES-128-CBC + HMAC-SHA256 of 1 MiB frames in this
@@ -39,6 +39,11 @@ BIN = os.path.dirname(sys.executable)
 AWSCLI_VENV = os.environ.get("BENCH_AWSCLI_VENV", os.path.join(ROOT, ".venv-awscli"))
 BUCKET = "bench-upload"
 MiB, GiB = 1 << 20, 1 << 30
+
+
+def _pythonpath(dirs):
+    """BENCH_BEFORE: one or more source trees (os.pathsep-separated) put first on PYTHONPATH."""
+    return os.pathsep.join(os.path.abspath(d) for d in dirs.split(os.pathsep))
 
 
 def parse_size(text):
@@ -253,7 +258,7 @@ def main():
         runs += [(name, cmds, {}) for name, cmds in ours]
         if before:
             # the same commands from an older source tree (same venv, same dependencies)
-            runs += [(f"{name} (before)", cmds, {"PYTHONPATH": os.path.abspath(before)}) for name, cmds in ours]
+            runs += [(f"{name} (before)", cmds, {"PYTHONPATH": _pythonpath(before)}) for name, cmds in ours]
         order = [name for name, _, _ in runs]
         for proto in protos:
             results[proto] = run_proto(proto, runs, (small, size), repeat, tmp, env)
