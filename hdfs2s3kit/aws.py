@@ -29,7 +29,32 @@ def client(session, service, *, max_pool=10, retries=5, region=None, **kw):
         retries={"max_attempts": retries, "mode": "standard"},
         **kw,
     )
-    return session.client(service, config=cfg, region_name=region or session.region_name)
+    region = region or session.region_name
+    if not region:
+        # botocore would send S3 to the global us-east-1 endpoint and fail others with a
+        # traceback; one rule for every service: no region is a configuration error.
+        raise no_region_error(service)
+    try:
+        c = session.client(service, config=cfg, region_name=region)
+    except botocore.exceptions.NoRegionError:
+        raise no_region_error(service) from None
+    from . import verbosity
+
+    return verbosity.attach(c)
+
+
+def no_region_error(service=None):
+    """No region anywhere: name the settings that give one (78, not a traceback)."""
+    what = f" for {service}" if service else ""
+    cfg = "" if service == "ssm" else "`region` in the config, "   # the config itself is read from SSM
+    return errors.ConfigError(f"no AWS region{what}: set AWS_REGION (or AWS_DEFAULT_REGION), {cfg}"
+                              "or region in the AWS_PROFILE's ~/.aws/config")
+
+
+def endpoint_of(exc):
+    """The URL a connection error was about, when botocore says."""
+    kw = getattr(exc, "kwargs", None) or {}
+    return kw.get("endpoint_url") or (kw.get("error") and getattr(kw.get("error"), "url", None)) or None
 
 
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId",
@@ -56,9 +81,13 @@ def as_kit_error(exc, what):
         return exc
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return errors.ConfigError(f"{what}: no AWS credentials found (standard chain: env, AWS_PROFILE, instance role)")
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return no_region_error()
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError,
                         botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
-        return errors.UnavailableError(f"{what}: cannot reach the service ({type(exc).__name__})")
+        url = endpoint_of(exc)
+        at = f" at {url}" if url else ""
+        return errors.UnavailableError(f"{what}: cannot reach the service{at} ({type(exc).__name__})")
     if isinstance(exc, botocore.exceptions.ClientError):
         code = error_code(exc)
         msg = exc.response.get("Error", {}).get("Message", "") or code

@@ -188,7 +188,8 @@ def load_config(prefix=None, session=None, *, refresh=False, allow_empty=False):
             err = errors.ConfigError(err.message)
         raise err from None
     if not typed and not allow_empty:
-        raise errors.ConfigError(f"config {prefix}: no parameters found in SSM under that prefix")
+        raise errors.ConfigError(f"config {prefix}: no parameters found in SSM under that prefix "
+                                 f"in region {ssm.meta.region_name} (is AWS_REGION the config's region?)")
     cfg = Config(prefix, {k: v for k, (v, _t) in typed.items()},
                  secure={k for k, (_v, t) in typed.items() if t == "SecureString"})
     if typed:

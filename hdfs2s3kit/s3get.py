@@ -11,12 +11,12 @@ the first and last part sizes show uniform parts.
 """
 
 import mmap
-import sys
 import threading
 import time
 from collections import deque
 
 from . import aws, checksums, errors, status
+from . import progress as progress_mod
 
 MiB = 1 << 20
 DEFAULT_CHUNK = 8 * MiB
@@ -53,7 +53,7 @@ class ObjectReader:
         try:
             head = s3.head_object(Bucket=bucket, Key=key, **kw)
         except Exception as e:  # noqa: BLE001
-            raise aws.as_kit_error(e, f"HeadObject {self.url}") from None
+            raise _missing_what(s3, bucket, key, e) or aws.as_kit_error(e, f"HeadObject {self.url}") from None
         self.size = int(head["ContentLength"])
         self.etag = head.get("ETag")
         self.version_id = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
@@ -344,12 +344,25 @@ class ObjectReader:
         return False
 
 
+def _missing_what(s3, bucket, key, exc):
+    """HeadObject's bare 404 says neither which is missing: ask about the bucket."""
+    if aws.error_code(exc) not in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+        return None
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except Exception as e:  # noqa: BLE001
+        if aws.error_code(e) in ("404", "NoSuchBucket", "NotFound"):
+            return errors.NoInputError(f"no such bucket: {bucket}")
+        return None
+    return errors.NoInputError(f"no such object: {aws.s3_url(bucket, key)} (the bucket exists)")
+
+
 def open_object(s3, bucket, key, *, concurrency=None, chunk_size=None, version_id=None):
     return ObjectReader(s3, bucket, key, concurrency=concurrency, chunk_size=chunk_size, version_id=version_id)
 
 
 def download(s3, bucket, key, dst, *, concurrency=None, chunk_size=None, version_id=None, progress=False,
-             record=None):
+             record=None, bwlimit=None):
     """Write the object to dst (anything with write()); returns the finished status record.
 
     On failure raises KitError with `.record` set. Bytes already written stay
@@ -357,23 +370,20 @@ def download(s3, bucket, key, dst, *, concurrency=None, chunk_size=None, version
     """
     rec = record if record is not None else status.new_record("s3-get-sts")
     rec.update(bucket=bucket, key=key)
-    reader = None
+    reader = meter = None
     try:
         reader = open_object(s3, bucket, key, concurrency=concurrency, chunk_size=chunk_size,
                              version_id=version_id)
         rec.update(version_id=reader.version_id, etag=reader.info["etag"])
-        t0, last, done = time.monotonic(), 0.0, 0
+        meter = progress_mod.Meter(aws.s3_url(bucket, key), reader.size, enabled=progress)
+        done = 0
         for mv in reader.chunks():
+            if bwlimit is not None:
+                bwlimit.take(len(mv))
             dst.write(mv)
             done += len(mv)
-            if progress and time.monotonic() - last > 0.5:
-                last = time.monotonic()
-                sys.stderr.write(f"\r{aws.s3_url(bucket, key)}: {done / MiB:,.1f} of "
-                                 f"{reader.size / MiB:,.1f} MiB ")
-                sys.stderr.flush()
-        if progress:
-            sys.stderr.write(f"\r{aws.s3_url(bucket, key)}: {done / MiB:,.1f} MiB in "
-                             f"{time.monotonic() - t0:.1f} s\n")
+            meter.update(done)
+        meter.finish()
         flush = getattr(dst, "flush", None)
         if flush:
             flush()
@@ -385,6 +395,8 @@ def download(s3, bucket, key, dst, *, concurrency=None, chunk_size=None, version
     except BaseException as exc:  # noqa: BLE001
         from .s3put import as_failure
 
+        if meter is not None:
+            meter.close()
         err = as_failure(exc, aws.s3_url(bucket, key), "downloading")
         if reader is not None:
             reader.close()

@@ -21,7 +21,8 @@ import sys
 import threading
 import time
 
-from . import aws, checksums, errors, fastio, framing, s3create, s3readback, signals, status
+from . import aws, bwlimit, checksums, errors, fastio, framing, s3create, s3readback, signals, status
+from . import progress as progress_mod
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -89,21 +90,27 @@ class _Body:
 
     http.client/urllib3 call read(blocksize) in a loop; returning the whole
     remaining view at once sends a part with one sendall() instead of
-    hundreds. seek/tell let botocore rewind it for a retry.
+    hundreds. seek/tell let botocore rewind it for a retry. Under --bwlimit
+    it hands out slices, each paid for in the shared limiter first.
     """
 
-    __slots__ = ("_mv", "_pos")
+    __slots__ = ("_mv", "_pos", "_limit")
 
-    def __init__(self, mv):
+    def __init__(self, mv, limit=None):
         self._mv = mv
         self._pos = 0
+        self._limit = limit
 
     def __len__(self):
         return len(self._mv) - self._pos
 
     def read(self, n=-1):
-        mv = self._mv[self._pos:]
-        self._pos = len(self._mv)
+        end = len(self._mv)
+        if self._limit is not None:
+            end = min(end, self._pos + bwlimit.SLICE)
+            self._limit.take(end - self._pos)
+        mv = self._mv[self._pos:end]
+        self._pos = end
         return mv
 
     def seek(self, pos, whence=0):
@@ -179,32 +186,12 @@ class _Source:
         return n
 
 
-class _Progress:
-    def __init__(self, enabled, what):
-        self.enabled = enabled
-        self.what = what
-        self.t0 = time.monotonic()
-        self.last = 0.0
-
-    def update(self, nbytes, parts, final=False):
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not final and now - self.last < 0.5:
-            return
-        self.last = now
-        rate = nbytes / max(now - self.t0, 1e-6) / MiB
-        sys.stderr.write(f"\r{self.what}: {nbytes / MiB:,.1f} MiB, {parts} parts, {rate:,.1f} MiB/s ")
-        if final:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 class _Uploader:
     """One upload: the calling thread reads and gates, worker threads checksum and send parts."""
 
     def __init__(self, src, bucket, key, *, s3, framed, expected_size, part_size, concurrency,
-                 checksum_algorithm, overwrite, metadata, progress, record, precheck=True):
+                 checksum_algorithm, overwrite, metadata, progress, record, precheck=True, bwlimit=None,
+                 extra=None):
         self.src = _Source(src)
         self.bucket, self.key, self.s3 = bucket, key, s3
         self.url = aws.s3_url(bucket, key)
@@ -220,7 +207,11 @@ class _Uploader:
         self.part_md5 = bool(overwrite)
         self.precheck = precheck and not overwrite
         self.metadata = dict(metadata or {})
-        self.progress = _Progress(progress, self.url)
+        # a meter passed in (transfer's, counting source bytes) or our own
+        self.progress = progress if hasattr(progress, "phase") else progress_mod.Meter(
+            self.url, expected_size, enabled=progress)
+        self.bwlimit = bwlimit
+        self.extra = dict(extra or {})     # StorageClass, Tagging, ServerSideEncryption, SSEKMSKeyId
         self.rec = record
         self.gate = None
         self.head = b""
@@ -234,6 +225,7 @@ class _Uploader:
         self.notes = []            # what happened besides the outcome (lost responses, ...)
         self.completeness = None   # how the input was proven whole (docs/STATUS.md)
         self.total = 0
+        self.sent = 0              # bytes of parts S3 acknowledged (progress)
         self.upload_id = None
         self.parts = {}            # part number -> (etag, crc, size)
         self.part_sizes = []
@@ -341,7 +333,7 @@ class _Uploader:
                 try:
                     resp = self.s3.upload_part(
                         Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number,
-                        Body=_Body(mv), ContentLength=size, **{self.algo.param: b64})
+                        Body=_Body(mv, self.bwlimit), ContentLength=size, **{self.algo.param: b64})
                     if md5 is not None:
                         _check_part_etag(resp, md5, number, self.url)
                     break
@@ -354,6 +346,8 @@ class _Uploader:
                     delay *= 2
             with self.lock:
                 self.parts[number] = (resp["ETag"], crc, size)
+                self.sent += size
+            self.progress.update(self.sent, len(self.parts))     # bytes S3 has acknowledged
         finally:
             mv.release()
 
@@ -404,12 +398,13 @@ class _Uploader:
                 kw["IfNoneMatch"] = "*"
             if self.metadata:
                 kw["Metadata"] = self.metadata
+            kw.update(self.extra)
             self.md5_hex = md5.hex()
             self.part_sizes = [n]
             self._single_crc = crc
             self.put_in_flight = True
             try:
-                resp = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=_Body(mv),
+                resp = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=_Body(mv, self.bwlimit),
                                           ContentLength=n, **kw)
             except Exception as e:  # noqa: BLE001
                 err = self._aws_error(e, "PutObject")
@@ -449,6 +444,7 @@ class _Uploader:
         kw = {"ChecksumAlgorithm": self.algo.name, "ChecksumType": "FULL_OBJECT"}
         if self.metadata:
             kw["Metadata"] = self.metadata
+        kw.update(self.extra)
         # A signal while the request is out would lose the upload ID of an upload S3 made.
         with signals.Deferred():
             self.upload_id = s3create.create(self.s3, self.bucket, self.key, self.notes,
@@ -463,7 +459,6 @@ class _Uploader:
             self.jobs.put((number, buf, got))
             if not self.part_sizes or self.part_sizes[-1] != got:
                 self.part_sizes.append(got)
-            self.progress.update(self.total, number)
             if eof:
                 break
             size = next_part_size(size, self.total, grow=self.grow)
@@ -482,7 +477,9 @@ class _Uploader:
             self.total += got
         if self.completeness is None:
             self._check_end()
+        self.progress.phase("uploading")
         self._wait_parts()
+        self.progress.phase("completing")
         return self._complete(number)
 
     def _wait_parts(self):
@@ -535,7 +532,8 @@ class _Uploader:
                    checksum_algorithm=self.algo.name, checksum_type="FULL_OBJECT", checksum=local,
                    framed=bool(self.framed), frames=self.gate.frames if self.gate else None,
                    completeness=self.completeness, object_exists=True, checksum_verified=False)
-        self.progress.update(self.total, count, final=True)
+        self.progress.update(self.total, count)
+        self.progress.phase("verifying")
         self._verify()
         return rec
 
@@ -632,7 +630,8 @@ class _Uploader:
 
 
 def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=None, concurrency=None,
-           checksum_algorithm=None, overwrite=False, metadata=None, progress=False, record=None, precheck=True):
+           checksum_algorithm=None, overwrite=False, metadata=None, progress=False, record=None, precheck=True,
+           bwlimit=None, extra=None):
     """Upload everything `src` yields to s3://bucket/key; returns the finished status record.
 
     On any failure (including KeyboardInterrupt/Interrupted) the multipart
@@ -649,10 +648,13 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
     try:
         up = _Uploader(src, bucket, key, s3=s3, framed=framed, expected_size=expected_size,
                        part_size=part_size, concurrency=concurrency, checksum_algorithm=checksum_algorithm,
-                       overwrite=overwrite, metadata=metadata, progress=progress, record=rec, precheck=precheck)
+                       overwrite=overwrite, metadata=metadata, progress=progress, record=rec, precheck=precheck,
+                       bwlimit=bwlimit, extra=extra)
         rec["checksum_algorithm"] = up.algo.name
         result = up.run()
         rec["note"] = "; ".join(up.notes) or None
+        if up.progress is not progress:
+            up.progress.finish()
         status.finish(rec, "ok", 0)
         rec["aborted"] = False
         return result
@@ -660,6 +662,8 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
         raise _failed(exc, up, rec, bucket, key) from None
     finally:
         if up is not None:
+            if up.progress is not progress:
+                up.progress.close()      # erased if it did not finish: the error gets a line of its own
             up.close()
 
 

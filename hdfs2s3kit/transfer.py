@@ -20,9 +20,11 @@ speculative attempts idempotent.
 import contextlib
 import re
 import socket
+import threading
 import urllib.parse
 
 from . import errors, framing, identity, status
+from . import progress as progress_mod
 
 TOOL = "transfer"
 
@@ -137,6 +139,7 @@ class Setup:
         self._region = region
         self.hadoop_cmd = hadoop_cmd
         self.concurrency = concurrency
+        self.jobs = 1              # files in flight at once (batchrun): sizes the S3 connection pool
         self.session_name = None
         self._built = {"config": config, "base_session": session}
 
@@ -205,7 +208,7 @@ class Setup:
 
         def build():
             conc = self.concurrency or self.config.int("concurrency") or 8
-            return aws.s3_client(self.session, concurrency=conc, region=self.region)
+            return aws.s3_client(self.session, concurrency=conc * max(1, self.jobs), region=self.region)
 
         return self._once("s3", build)
 
@@ -275,7 +278,8 @@ class Transfer:
                  assume_role=True, session=None, region=None, hadoop_cmd=None,
                  policy=None, allowed_groups=None, frame_size=None, threads=None,
                  part_size=None, concurrency=None, checksum_algorithm=None,
-                 metrics=True, notify=None, tool=TOOL, progress=False, setup=None):
+                 metrics=True, notify=None, tool=TOOL, progress=False, setup=None,
+                 dry_run=False, bwlimit=None, object_options=None):
         self.setup = setup or Setup(config, config_prefix=config_prefix, key_file=key_file,
                                     role_arn=role_arn, assume_role=assume_role, session=session,
                                     region=region, hadoop_cmd=hadoop_cmd, concurrency=concurrency)
@@ -289,7 +293,11 @@ class Transfer:
         self.want_metrics = metrics
         self.notify_mode = notify          # None: the config's notify_on; "none": off
         self.tool = tool
-        self.progress = progress
+        self.progress = progress           # False, True (a line per file) or a progress.Batch
+        self.dry_run = dry_run             # authz + fingerprint check only: would_send / would_skip
+        self.bwlimit = bwlimit             # a bwlimit.Limiter shared by every file and part
+        self.object_options = object_options   # objectopts.ObjectOptions: class, tags, metadata, SSE
+        self._lock = threading.Lock()      # records and monitoring sinks, under `transfer -j N`
         self._decisions = {}
         self._metrics = self._notifier = None
         self._monitoring_ready = False
@@ -323,6 +331,10 @@ class Transfer:
         return self._concurrency or self.config.int("concurrency")
 
     def dest_for(self, src, dest=None):
+        if not dest and self.config.prefix is None:
+            from . import config as config_mod
+
+            raise errors.ConfigError(config_mod.no_config_error().message + ", or give an s3:// DEST")
         return dest_for(src, dest, bucket=self.config.get("bucket"), prefix=self.config.get("prefix", ""))
 
     # -- authz, batched
@@ -375,14 +387,15 @@ class Transfer:
                 _warn(f"notifications disabled: {e.message}")
 
     def _report(self, rec):
-        self.records.append(rec)
-        self._monitoring()
-        for sink in (self._metrics, self._notifier):
-            if sink is not None:
-                try:
-                    sink.add(rec)
-                except Exception as e:  # noqa: BLE001 - monitoring must never fail a transfer
-                    _warn(f"monitoring: {type(e).__name__}: {e}")
+        with self._lock:
+            self.records.append(rec)
+            self._monitoring()
+            for sink in (self._metrics, self._notifier):
+                if sink is not None:
+                    try:
+                        sink.add(rec)
+                    except Exception as e:  # noqa: BLE001 - monitoring must never fail a transfer
+                        _warn(f"monitoring: {type(e).__name__}: {e}")
         return rec
 
     def finish(self):
@@ -470,20 +483,30 @@ class Transfer:
             reason = decision.reason if decision.reason.startswith(src) else f"{src}: {decision.reason}"
             raise errors.KitError(reason, code=code, status=word)
         if stat is None or getattr(stat, "is_dir", False):
-            raise errors.NoInputError(f"{src}: not a regular file")
+            what = "is a directory (-r/--recursive sends the files below it)" if stat else "not a regular file"
+            raise errors.NoInputError(f"{src}: {what}")
         rec.update(src_bytes=int(stat.length), src_mtime=stat.mtime)
         fp = fingerprint(src, stat)
 
         s3 = self.setup.s3
         rec.update(role_arn=self.setup.role_arn if self.setup.assume_role else None,
                    session_name=self.setup.session_name)
+        if self.object_options is not None:
+            rec.update(self.object_options.record_fields())
         if not force and self._skip_if_same(rec, s3, bucket, key, fp):
+            if self.dry_run:
+                status.finish(rec, "would_skip", 0)
+            return
+        if self.dry_run:       # authorized and checked; nothing read, nothing uploaded
+            status.finish(rec, "would_replace" if force and aws_head(s3, bucket, key) else "would_send", 0)
             return
 
         key_id, master = self.setup.keyring.active()
         rec["key_id"] = key_id
-        with hdfs.open_source(src, expected_length=int(stat.length), hadoop_cmd=self.setup.hadoop_cmd) as source, \
-                contextlib.closing(streamfmt.EncryptingReader(source, key_id, master, frame_size=self.frame_size,
+        with progress_mod.file_meter(self.progress, src, int(stat.length)) as meter, \
+                hdfs.open_source(src, expected_length=int(stat.length), hadoop_cmd=self.setup.hadoop_cmd) as source, \
+                contextlib.closing(streamfmt.EncryptingReader(progress_mod.Counting(source, meter), key_id, master,
+                                                              frame_size=self.frame_size,
                                                               threads=self.threads)) as enc:
             # open_source raises at EOF when the reader failed or came up short: the upload then
             # aborts, since the encryptor never reached its final frame.
@@ -492,11 +515,16 @@ class Transfer:
             meta = dict(fp)
             meta.update({META_KEY_ID: key_id, META_STREAM_ID: rec["stream_id"],
                          META_FORMAT: str(framing.VERSION)})
+            opts = self.object_options
+            if opts is not None:
+                meta = {**opts.metadata, **meta}
             try:
                 up = s3put.upload(peek, bucket, key, s3=s3, framed=True, part_size=self.part_size,
                                   concurrency=self.concurrency, checksum_algorithm=self.checksum_algorithm,
-                                  overwrite=force, metadata=meta, progress=self.progress, record=rec,
-                                  precheck=False)   # _skip_if_same looked already
+                                  overwrite=force, metadata=meta, progress=meter, record=rec,
+                                  precheck=False,   # _skip_if_same looked already
+                                  bwlimit=self.bwlimit, extra=opts.request_args() if opts else None)
+                meter.finish()
             except errors.Interrupted:
                 raise
             except errors.KitError as e:
@@ -530,6 +558,12 @@ class Transfer:
                    bytes=head.get("ContentLength"))
         status.finish(rec, "skipped", 0)
         return True
+
+
+def aws_head(s3, bucket, key):
+    from . import aws
+
+    return aws.head_or_none(s3, bucket, key)
 
 
 def _merge(rec, other):

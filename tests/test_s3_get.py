@@ -80,10 +80,13 @@ def test_object_replaced_during_download_is_an_error(aws_env, s3, kit_s3):
         rd.read()
 
 
-def test_missing_object_is_exit_66(aws_env, s3):
+def test_missing_object_and_missing_bucket_are_exit_66_and_told_apart(aws_env, s3):
     r = run("s3-get-sts", "--no-assume-role", f"s3://{BUCKET}/nope", env=aws_env)
     assert r.returncode == 66 and r.stdout == b""
-    assert r.stderr.decode().startswith(f"s3-get-sts: HeadObject s3://{BUCKET}/nope")
+    assert r.stderr.decode() == f"s3-get-sts: no such object: s3://{BUCKET}/nope (the bucket exists)\n"
+    r = run("s3-get-sts", "--no-assume-role", "s3://no-such-bucket-here/nope", env=aws_env)
+    assert r.returncode == 66 and r.stdout == b""
+    assert r.stderr.decode() == "s3-get-sts: no such bucket: no-such-bucket-here\n"
 
 
 def test_download_returns_a_record_and_empty_objects_work(aws_env, s3, kit_s3):

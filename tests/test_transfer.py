@@ -209,7 +209,7 @@ def test_offline_key_file_and_explicit_dest_need_no_config(kit, tmp_path):
     assert d.returncode == 0 and d.stdout == b"no ssm here\n"
     r = kit.transfer(f"file://{src}", "--key-file", str(keyfile), "--no-assume-role", env=env)
     assert r.returncode == 78
-    assert b"no destination: give DEST or set `bucket` in the config" in r.stderr
+    assert b"no config: pass --config PREFIX or set HDFS2S3_CONFIG, or give an s3:// DEST" in r.stderr
 
 
 def test_a_denied_file_is_published_to_sns_and_counted_in_cloudwatch(kit, tmp_path):

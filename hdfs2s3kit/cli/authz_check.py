@@ -7,11 +7,11 @@ from typing import List, Optional
 import typer
 
 from .. import authz, errors, hdfs, identity
-from . import common
+from . import clikit, common
 
 PROG = "authz-check"
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = clikit.app()
 
 
 def read_records(stream, sep):
@@ -69,7 +69,7 @@ def check(
 
 
 def main():
-    app(prog_name=PROG)
+    clikit.main(app, PROG)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import os
 import typer
 
 from .. import fastio, hdfs
-from . import common
+from . import clikit, common
 
 PROG = "hdfs2s3kit cat"
 CHUNK = 1 << 20
@@ -42,6 +42,7 @@ def register(app):
                  "length `-stat` reported; 66 if SRC is missing or a directory; 69 if the Hadoop client "
                  "($HADOOP_CMD, default `hadoop`) is missing.")
     def cat(src: str = typer.Argument(..., help="the source path")):
+        clikit.quiet_sigpipe()
         raise typer.Exit(common.run(PROG, _cat, src))
 
 

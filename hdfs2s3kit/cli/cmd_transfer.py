@@ -5,54 +5,115 @@ from typing import List, Optional
 import typer
 
 from . import common
+from . import object_options as objopts
 
 
-def _items(args, from_file):
-    """SRC... [DEST] plus LISTING lines (`SRC` or `SRC<TAB>DEST`) -> [(src, dest)]."""
+def _read_listing(from_file):
+    """LISTING lines (`SRC` or `SRC<TAB>DEST`) from a file, or stdin for '-'."""
+    import sys
+
+    from .. import errors
+
+    if from_file.startswith("-") and from_file != "-":
+        raise errors.UsageError(f"refusing a --from-file that looks like an option: {from_file!r} (use ./{from_file})")
+    try:
+        f = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")
+    except OSError as e:
+        raise errors.NoInputError(f"--from-file {from_file}: {e.strerror}") from None
+    out = []
+    with f if from_file != "-" else _nullcontext():
+        for line in f:
+            line = line.rstrip("\r\n")
+            if line.strip():
+                src, _, d = line.partition("\t")
+                out.append((src, d or None))
+    return out
+
+
+def _nullcontext():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _items(args, from_file, recursive=False):
+    """SRC... [DEST] plus LISTING lines -> [(src, dest)]."""
     from .. import errors
 
     args = list(args or [])
     dest = args.pop() if len(args) > 1 and args[-1].startswith("s3://") else None
+    if dest and recursive and not dest.endswith("/"):
+        dest += "/"          # -r: DEST is always a prefix (as with `aws s3 cp --recursive`)
     if dest and len(args) > 1 and not dest.endswith("/"):
         raise errors.UsageError(f"several sources need a DEST ending in '/' (a prefix), not {dest}")
     items = [(a, dest) for a in args]
     if from_file:
-        try:
-            with open(from_file, encoding="utf-8") as f:
-                for line in f:
-                    line = line.rstrip("\r\n")
-                    if line.strip():
-                        src, _, d = line.partition("\t")
-                        items.append((src, d or None))
-        except OSError as e:
-            raise errors.NoInputError(f"--from-file {from_file}: {e.strerror}") from None
+        items += _read_listing(from_file)
     if not items:
         raise errors.UsageError("nothing to transfer: give SRC arguments or --from-file LISTING")
     return items
 
 
-def _run(args, from_file, force, notify, **kw):
-    from .. import errors, notifications, transfer
+def _run(args, from_file, force, notify, recursive, include, exclude, jobs, obj, bwlimit, **kw):
+    from .. import batchrun, bwlimit as bw, errors, listing, notifications, objectopts, transfer, verbosity
 
     if notify not in (None, "none", *notifications.MODES):
         raise errors.UsageError(f"--notify must be one of {', '.join(notifications.MODES)}, none; not {notify!r}")
-    items = _items(args, from_file)
-    with transfer.Transfer(notify=notify, **kw) as t:
+    if (include or exclude) and not recursive:
+        raise errors.UsageError("--include/--exclude filter what -r/--recursive finds: add -r")
+    if jobs < 1:
+        raise errors.UsageError(f"-j/--jobs must be at least 1, not {jobs}")
+    opts = objectopts.parse(*obj)
+    limit = bw.limiter(bwlimit)
+    kw["part_size"] = _size(kw.get("part_size"), "--part-size")
+    items = _items(args, from_file, recursive)
+    if recursive:
+        filt = listing.Filter(include, exclude)
+        items = listing.expand(items, filt=filt, hadoop_cmd=None,
+                               on_error=lambda src, e: verbosity.info("transfer", f"cannot list {src}: {e.message}"))
+        if not items:
+            verbosity.info("transfer", "nothing to transfer: no regular file matched")
+            return 0
+    show = kw.pop("progress")
+    emitted = set()
+
+    def emit(rec):
+        if id(rec) not in emitted:
+            emitted.add(id(rec))
+            common.emit_json(rec)
+            verbosity.file_line("transfer", rec)
+
+    with transfer.Transfer(notify=notify, bwlimit=limit, object_options=opts, **kw) as t:
         try:
-            for rec in t.iter_many(items, force=force):
-                common.emit_json(rec)
+            for rec in batchrun.run(t, items, jobs=jobs, force=force, show_progress=show):
+                emit(rec)
         except errors.Interrupted as e:
+            for rec in list(t.records):      # files that other workers stopped, then this one
+                emit(rec)
             if e.record is not None:
-                common.emit_json(e.record)
+                emit(e.record)
             raise
     s = transfer.summarize(t.records)
     if s["files"] > 1:
-        common.log("transfer", f"{s['files']} files: {s['ok']} ok, {s['skipped']} skipped, {s['failed']} failed; "
-                               f"{s['src_bytes']} bytes sent")
+        word = "would be sent" if kw.get("dry_run") else "sent"
+        verbosity.info("transfer", f"{s['files']} files: {s['ok']} ok, {s['skipped']} skipped, "
+                                   f"{s['failed']} failed; {s['src_bytes']} bytes {word}")
     for r in t.records:
-        if r["status"] not in ("ok", "skipped"):
+        if status_failed(r):
             common.log("transfer", f"{r['status']}: {r['error']}")
     return transfer.exit_code(t.records)
+
+
+def status_failed(rec):
+    from .. import status
+
+    return status.is_failure(rec)
+
+
+def _size(text, what):
+    from .. import s3put
+
+    return s3put.parse_size(text, what)
 
 
 HELP = (
@@ -70,21 +131,41 @@ def register(app):
     def transfer_cmd(
         args: Optional[List[str]] = typer.Argument(None, metavar="SRC... [DEST]",
                                                    help="Sources (hdfs://, viewfs://, /path, file://); last s3:// is DEST."),
-        from_file: Optional[str] = typer.Option(None, "--from-file", help="Listing: SRC or SRC<TAB>DEST per line."),
+        from_file: Optional[str] = typer.Option(None, "--from-file",
+                                                help="Listing: SRC or SRC<TAB>DEST per line ('-': stdin)."),
+        recursive: bool = typer.Option(False, "-r", "--recursive",
+                                       help="Send the regular files below each directory SRC (one listing per tree)."),
+        include: List[str] = typer.Option([], "--include", help="With -r: only files matching this glob (repeatable)."),
+        exclude: List[str] = typer.Option([], "--exclude", help="With -r: skip files matching this glob (repeatable)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Authorize and check DEST only; one record per file "
+                                     "(would_send, would_skip, denied, ...); nothing read or uploaded."),
+        jobs: int = typer.Option(1, "-j", "--jobs", help="Files in flight at once (shared set-up; memory grows "
+                                 "with N, see README)."),
         force: bool = typer.Option(False, "--force", help="Send again even if DEST holds the same source version."),
         config: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (default $HDFS2S3_CONFIG)."),
         key_file: Optional[str] = typer.Option(None, "--key-file", help="Offline Fernet key file instead of SSM."),
         role_arn: Optional[str] = typer.Option(None, "--role-arn", help="Role to assume (default: config role_arn)."),
         assume_role: bool = typer.Option(True, "--assume-role/--no-assume-role", help="Use STS AssumeRole."),
         threads: Optional[int] = typer.Option(None, "--threads", help="Encryption threads."),
-        part_size: Optional[int] = typer.Option(None, "--part-size", help="Multipart part size in bytes."),
-        concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Parallel part uploads."),
+        part_size: Optional[str] = typer.Option(None, "--part-size", help="Multipart part size, e.g. 16MiB."),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Parallel part uploads per file."),
+        bwlimit: Optional[str] = objopts.BWLIMIT,
+        storage_class: Optional[str] = objopts.STORAGE_CLASS,
+        tag: List[str] = objopts.TAG,
+        metadata: List[str] = objopts.METADATA,
+        sse: Optional[str] = objopts.SSE,
+        sse_kms_key_id: Optional[str] = objopts.SSE_KMS_KEY_ID,
         notify: Optional[str] = typer.Option(None, "--notify", help="default|failure|always|summary|none."),
         metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="CloudWatch metrics."),
-        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress on stderr."),
+        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
+                                                help="Progress on stderr (default: when it is a terminal)."),
     ):
-        rc = common.run("transfer", _run, args, from_file, force, notify, config_prefix=config,
+        from .. import verbosity
+
+        show = common.stderr_is_tty() and not verbosity.quiet() if progress is None else progress
+        rc = common.run("transfer", _run, args, from_file, force, notify, recursive, include, exclude, jobs,
+                        (storage_class, tag, metadata, sse, sse_kms_key_id), bwlimit, config_prefix=config,
                         key_file=key_file, role_arn=role_arn, assume_role=assume_role, threads=threads,
-                        part_size=part_size, concurrency=concurrency, metrics=metrics,
-                        progress=common.stderr_is_tty() if progress is None else progress)
+                        part_size=part_size, concurrency=concurrency, metrics=metrics, dry_run=dry_run,
+                        progress=show)
         raise typer.Exit(rc)

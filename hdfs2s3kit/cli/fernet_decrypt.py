@@ -6,6 +6,7 @@ from typing import Optional
 import typer
 
 from .. import fastio, keyring, streamfmt
+from . import clikit
 from .common import emit_json, run
 
 PROG = "fernet-decrypt"
@@ -34,11 +35,12 @@ def command(
     Any truncation, tampering, reordering or wrong key exits 65 with one line naming the failure; frames
     before the failure may already be written, so always check the exit status.
     Exit codes: 0 ok, 2 usage, 65 bad data, 66 key file missing, 78 no key config, 74 I/O error."""
+    clikit.quiet_sigpipe()
     raise typer.Exit(run(PROG, _decrypt, key_file, config, threads, summary))
 
 
 def main():
-    typer.run(command)
+    clikit.main(clikit.single(command), PROG)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from .. import errors, fastio, framing, keyring, streamfmt
+from . import clikit
 from .common import emit_json, run
 
 PROG = "fernet-encrypt"
@@ -52,11 +53,12 @@ def command(
 
     Every truncation, reordering or tampering is detected by fernet-decrypt.
     Exit codes: 0 ok, 2 usage, 66 key file missing, 78 no key config, 74 I/O error."""
+    clikit.quiet_sigpipe()
     raise typer.Exit(run(PROG, _encrypt, key_file, config, frame_size, threads, summary))
 
 
 def main():
-    typer.run(command)
+    clikit.main(clikit.single(command), PROG)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,15 @@ module with a `register(app)` function, so one concern stays in one file."""
 
 import importlib
 
-import typer
-
+from . import clikit
 from .common import install_signal_handlers
 
-app = typer.Typer(
+# add_completion: `hdfs2s3kit --install-completion` / `--show-completion` (bash, zsh, fish).
+app = clikit.app(
     name="hdfs2s3kit",
     help="Move files from HDFS into Amazon S3 safely: authorize, encrypt, upload, verify, report.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    add_completion=True,
 )
 
 SUBCOMMANDS = (
@@ -26,7 +25,7 @@ for _name in SUBCOMMANDS:
 
 def main():
     install_signal_handlers()
-    app()
+    clikit.main(app, "hdfs2s3kit")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from .. import aws, config, errors, metrics, notifications
-from . import common
+from . import clikit, common
 
 PROG = "notify"
 HELP = """Read JSON status records (docs/STATUS.md) on stdin and pass them to stdout
@@ -25,7 +25,7 @@ Exit status:
   75       with --strict: SNS or CloudWatch could not be reached
   130/143  interrupted by SIGINT/SIGTERM (a failure is published first)"""
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = clikit.app()
 
 
 @app.command(help=HELP)
@@ -77,6 +77,9 @@ def _notify(cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns, max_each, s
     outage |= any(s.failed for s in sinks)
     if res.interrupted:
         return res.interrupted.code
+    if res.problems and res.first_code == errors.DATAERR:
+        more = f" (and {len(res.problems) - 1} more)" if len(res.problems) > 1 else ""
+        common.log(PROG, f"bad input: {res.problems[0]}{more}")
     if res.first_code:
         return res.first_code
     if res.stdout_closed:
@@ -87,7 +90,7 @@ def _notify(cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns, max_each, s
 
 
 def main():
-    app(prog_name=PROG)
+    clikit.main(app, PROG)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ from typing import Optional
 
 import typer
 
-from .. import aws, errors, fastio, identity, s3get, s3put, status, sts
-from . import common
+from .. import aws, errors, fastio, identity, s3get, s3put, status, sts, verbosity
+from . import clikit, common
 from . import credential_options as opts
+from . import object_options as objopts
 
 PROG = "s3-get-sts"
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = clikit.app()
 
 
 @app.command(help="Stream s3://BUCKET/KEY to stdout (concurrent ranged GETs, in order). A non-zero exit "
@@ -26,15 +27,21 @@ def cli(
     chunk_size: Optional[str] = typer.Option(None, help="Range size (default 8MiB)."),
     concurrency: Optional[int] = typer.Option(None, min=1, max=64, help="Ranges in flight (default 4)."),
     summary: bool = typer.Option(False, "--summary", help="Print one JSON status record on stderr."),
+    bwlimit: Optional[str] = objopts.BWLIMIT,
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
 ):
+    clikit.quiet_sigpipe()
     raise typer.Exit(common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, version_id,
-                                chunk_size, concurrency, summary, progress))
+                                chunk_size, concurrency, summary, bwlimit, progress))
 
 
-def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, concurrency, summary, progress):
+def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, concurrency, summary, bwlimit,
+          progress):
+    from .. import bwlimit as bw
+
     rec = status.new_record(PROG, user=identity.audit_name(), host=socket.gethostname())
     try:
+        limit = bw.limiter(bwlimit)
         bucket, key = aws.parse_s3_url(url)
         rec.update(bucket=bucket, key=key)
         chunk = s3put.parse_size(chunk_size, "--chunk-size")
@@ -48,7 +55,8 @@ def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, 
         out = open(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
         fastio.enlarge_pipe(out.fileno())
         s3get.download(s3, bucket, key, _Writer(out), concurrency=conc, chunk_size=chunk, version_id=version_id,
-                       progress=common.stderr_is_tty() if progress is None else progress, record=rec)
+                       progress=common.stderr_is_tty() and not verbosity.quiet() if progress is None else progress,
+                       record=rec, bwlimit=limit)
     except BaseException as e:
         err = s3put.recorded_failure(e, rec, url, "downloading")
         if summary:
@@ -56,6 +64,7 @@ def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, 
         raise err from None
     if summary:
         common.emit_json(rec, sys.stderr)
+    verbosity.file_line(PROG, rec)
     return 0
 
 
@@ -70,7 +79,7 @@ class _Writer:
 
 
 def main():
-    app()
+    clikit.main(app, PROG)
 
 
 if __name__ == "__main__":

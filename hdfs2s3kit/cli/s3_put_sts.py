@@ -6,12 +6,13 @@ from typing import List, Optional
 
 import typer
 
-from .. import aws, errors, identity, s3put, status, stdfds, sts
-from . import common
+from .. import aws, errors, identity, s3put, status, stdfds, sts, verbosity
+from . import clikit, common
 from . import credential_options as opts
+from . import object_options as objopts
 
 PROG = "s3-put-sts"
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = clikit.app()
 
 
 @app.command(help="Upload stdin to s3://BUCKET/KEY as one object, or nothing at all. "
@@ -29,21 +30,33 @@ def cli(
     concurrency: Optional[int] = typer.Option(None, min=1, max=64, help="Parts in flight (default 6)."),
     checksum_algorithm: Optional[str] = typer.Option(None, help="CRC64NVME, CRC32C or CRC32 (default: best available)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing object."),
-    metadata: List[str] = typer.Option([], "--metadata", metavar="K=V", help="Object metadata (repeatable)."),
+    metadata: List[str] = objopts.METADATA,
+    tag: List[str] = objopts.TAG,
+    storage_class: Optional[str] = objopts.STORAGE_CLASS,
+    sse: Optional[str] = objopts.SSE,
+    sse_kms_key_id: Optional[str] = objopts.SSE_KMS_KEY_ID,
+    bwlimit: Optional[str] = objopts.BWLIMIT,
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
 ):
+    obj = (storage_class, tag, metadata, sse, sse_kms_key_id)
     raise typer.Exit(common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, expected_size,
-                                framed, part_size, concurrency, checksum_algorithm, overwrite, metadata, progress))
+                                framed, part_size, concurrency, checksum_algorithm, overwrite, obj, bwlimit,
+                                progress))
 
 
 def _main(url, role_arn, assume_role, config, duration, expected_size, framed, part_size, concurrency,
-          algorithm, overwrite, metadata, progress):
+          algorithm, overwrite, obj, bwlimit, progress):
+    from .. import bwlimit as bw, progress as progress_mod
+
     rec = status.new_record(PROG, src="-", user=identity.audit_name(), host=socket.gethostname())
+    show = None
     try:
         bucket, key = aws.parse_s3_url(url)
         rec.update(bucket=bucket, key=key)
         s3put.check_key(key)
-        meta = s3put.parse_metadata(metadata)
+        opts = objopts.parse(*obj)
+        rec.update(opts.record_fields())
+        limit = bw.limiter(bwlimit)
         expected = s3put.parse_size(expected_size, "--expected-size")
         psize = s3put.parse_size(part_size, "--part-size")
         if stdfds.stdin_closed():
@@ -59,14 +72,22 @@ def _main(url, role_arn, assume_role, config, duration, expected_size, framed, p
         conc = concurrency or s3put.DEFAULT_CONCURRENCY
         s3 = aws.s3_client(session, concurrency=conc)
         src = s3put.stdin_source()
+        show = common.stderr_is_tty() and not verbosity.quiet() if progress is None else progress
+        if show:   # a total (percent, ETA) when the size is known: --expected-size or `< regular-file`
+            show = progress_mod.Meter(url, expected if expected is not None else progress_mod.stdin_size())
         s3put.upload(src, bucket, key, s3=s3, framed=framed, expected_size=expected, part_size=psize,
-                     concurrency=conc, checksum_algorithm=algorithm, overwrite=overwrite, metadata=meta,
-                     progress=common.stderr_is_tty() if progress is None else progress, record=rec)
+                     concurrency=conc, checksum_algorithm=algorithm, overwrite=overwrite, metadata=opts.metadata,
+                     progress=show, record=rec, bwlimit=limit, extra=opts.request_args())
+        if show:
+            show.finish()
     except BaseException as e:
+        if show:
+            show.close()
         err = s3put.recorded_failure(e, rec, url)
         _deliver(err.record)
         raise err from None
     _deliver(rec)
+    verbosity.file_line(PROG, rec)
     return 0
 
 
@@ -84,7 +105,7 @@ def _deliver(rec):
 
 
 def main():
-    app()
+    clikit.main(app, PROG)
 
 
 if __name__ == "__main__":

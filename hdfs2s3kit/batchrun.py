@@ -1,0 +1,132 @@
+"""Many files through one `transfer.Transfer`: `transfer -j N` and the batch view.
+
+The set-up is shared, never repeated per file or per worker: one authz batch
+(one `hadoop fs -stat` JVM for all the files), one config read, one set of
+STS credentials, one S3 client (its connection pool sized for N files x
+their part concurrency), one keyring. Then N files move at once, each
+through its own bounded uploader.
+
+Memory bound with -j N: each file in flight holds at most `concurrency + 1`
+part buffers (s3put.buffer_limit, capped at 512 MiB per file) plus the
+encryptor's frames (threads + 2 frames of 1 MiB), so about
+    N x ((concurrency + 1) x part_size + (threads + 2) MiB)
+e.g. -j 4 with the defaults (6 parts of 8 MiB in flight): 4 x 64 MiB = 256 MiB.
+
+Interruption: SIGINT/SIGTERM arrive in the main thread; it tells the workers
+to stop (each in-flight file's next read raises Interrupted, so its upload
+aborts exactly as a single file's does), waits for them, then re-raises.
+"""
+
+import concurrent.futures
+import time
+
+from . import errors, progress, status, transfer
+
+STOP_WAIT_S = 60
+
+
+def _pairs(items):
+    return [(i, None) if isinstance(i, str) else (i[0], i[1] if len(i) > 1 else None) for i in items]
+
+
+def _authorize(t, pairs):
+    good = []
+    for src, _d in pairs:
+        try:
+            good.append(transfer.check_src(src))
+        except errors.KitError:
+            pass
+    if not good:
+        return {}
+    try:
+        return t.authorize(good)
+    except errors.Interrupted:
+        raise
+    except errors.KitError:
+        return {}     # each file's own check reports it
+
+
+def _total_bytes(decisions):
+    total = 0
+    for d in decisions.values():
+        st = getattr(d, "stat", None)
+        if getattr(d, "allowed", False) and st is not None and not st.is_dir:
+            total += int(st.length)
+    return total
+
+
+def _warm(t):
+    """Build the shared set-up once, in this thread, before workers race for it.
+    A failure is left for each file's record to report."""
+    for name in ("identity", "s3", "keyring"):
+        try:
+            getattr(t.setup, name)
+        except errors.Interrupted:
+            raise
+        except errors.KitError:
+            pass
+
+
+def run(t, items, *, jobs=1, force=False, show_progress=False):
+    """Yield each file's finished status record (in completion order when jobs > 1)."""
+    pairs = _pairs(items)
+    decisions = _authorize(t, pairs)
+    batch = None
+    if len(pairs) > 1 or jobs > 1:
+        batch = progress.Batch(len(pairs), _total_bytes(decisions) or None, enabled=show_progress)
+        t.progress = batch
+    else:
+        t.progress = show_progress
+    try:
+        if jobs <= 1:
+            for src, dest in pairs:
+                rec = t.one(src, dest, force=force)
+                if batch is not None:
+                    batch.file_done(not status.is_failure(rec))
+                yield rec
+        else:
+            yield from _parallel(t, pairs, jobs, force, batch)
+    finally:
+        if batch is not None:
+            batch.close()
+
+
+def _parallel(t, pairs, jobs, force, batch):
+    t.setup.jobs = jobs          # the S3 client's pool: room for every file's parts
+    _warm(t)
+    pool = concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="transfer")
+    futures = [pool.submit(t.one, src, dest, force=force) for src, dest in pairs]
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = concurrent.futures.wait(pending, timeout=0.2,
+                                                    return_when=concurrent.futures.FIRST_COMPLETED)
+            for f in done:
+                rec = _result(f)
+                if rec is not None:
+                    batch.file_done(not status.is_failure(rec))
+                    yield rec
+    except errors.Interrupted as e:
+        batch.stop_signum = e.signum
+        for f in pending:
+            f.cancel()
+        deadline = time.monotonic() + STOP_WAIT_S
+        for f in pending:
+            if f.cancelled():
+                continue
+            try:
+                f.result(timeout=max(0.0, deadline - time.monotonic()))
+            except (errors.KitBase, concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                pass
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _result(f):
+    try:
+        return f.result()
+    except errors.Interrupted as e:     # a worker that saw the stop: its record says interrupted
+        return e.record
+    except concurrent.futures.CancelledError:
+        return None
