@@ -58,7 +58,9 @@ class ObjectOptions:
                 "sse_kms_key_id": self.sse_kms_key_id}
 
 
-def parse(storage_class=None, tags=(), metadata=(), sse=None, sse_kms_key_id=None):
+def parse(storage_class=None, tags=(), metadata=(), sse=None, sse_kms_key_id=None, *, reserve_ours=True):
+    """reserve_ours: refuse h2s3-* metadata keys (transfer and the mapper write the real ones;
+    s3-put-sts takes them from bin/hdfs2s3-pipe)."""
     sc = storage_class.strip().upper() if storage_class else None
     if sc and sc not in STORAGE_CLASSES:
         raise errors.UsageError(f"--storage-class: {storage_class!r} is not one of {', '.join(STORAGE_CLASSES)}")
@@ -69,7 +71,7 @@ def parse(storage_class=None, tags=(), metadata=(), sse=None, sse_kms_key_id=Non
     for k, v in _pairs(metadata, "--metadata").items():
         if not k.isascii() or not v.isascii() or any(c in k for c in " :\t"):
             raise errors.UsageError(f"--metadata: expected K=V with an ASCII key and value, got {k}={v}")
-        if k.lower().startswith(RESERVED_META_PREFIX):
+        if reserve_ours and k.lower().startswith(RESERVED_META_PREFIX):
             raise errors.UsageError(f"--metadata: keys starting with {RESERVED_META_PREFIX!r} are the toolkit's own")
         meta[k.lower()] = v
     mode = None

@@ -12,8 +12,8 @@ BWLIMIT = typer.Option(None, "--bwlimit", help="Bandwidth limit for the whole ru
                                                  "(shared by all parts and files in flight).")
 
 
-def parse(storage_class, tags, metadata, sse, sse_kms_key_id):
+def parse(storage_class, tags, metadata, sse, sse_kms_key_id, *, reserve_ours=True):
     from .. import objectopts
 
-    return objectopts.parse(storage_class, tags, metadata, sse, sse_kms_key_id)
+    return objectopts.parse(storage_class, tags, metadata, sse, sse_kms_key_id, reserve_ours=reserve_ours)
 

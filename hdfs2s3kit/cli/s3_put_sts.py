@@ -54,7 +54,7 @@ def _main(url, role_arn, assume_role, config, duration, expected_size, framed, p
         bucket, key = aws.parse_s3_url(url)
         rec.update(bucket=bucket, key=key)
         s3put.check_key(key)
-        opts = objopts.parse(*obj)
+        opts = objopts.parse(*obj, reserve_ours=False)
         rec.update(opts.record_fields())
         limit = bw.limiter(bwlimit)
         expected = s3put.parse_size(expected_size, "--expected-size")
