@@ -67,13 +67,11 @@ def parse(storage_class=None, tags=(), metadata=(), sse=None, sse_kms_key_id=Non
     tag_map = _pairs(tags, "--tag")
     if len(tag_map) > MAX_TAGS:
         raise errors.UsageError(f"--tag: S3 allows at most {MAX_TAGS} tags per object, got {len(tag_map)}")
-    meta = {}
-    for k, v in _pairs(metadata, "--metadata").items():
-        if not k.isascii() or not v.isascii() or any(c in k for c in " :\t"):
-            raise errors.UsageError(f"--metadata: expected K=V with an ASCII key and value, got {k}={v}")
-        if reserve_ours and k.lower().startswith(RESERVED_META_PREFIX):
-            raise errors.UsageError(f"--metadata: keys starting with {RESERVED_META_PREFIX!r} are the toolkit's own")
-        meta[k.lower()] = v
+    from .s3put import parse_metadata   # S3's rules for keys and values, and its size limit
+
+    meta = parse_metadata(metadata)
+    if reserve_ours and any(k.startswith(RESERVED_META_PREFIX) for k in meta):
+        raise errors.UsageError(f"--metadata: keys starting with {RESERVED_META_PREFIX!r} are the toolkit's own")
     mode = None
     if sse:
         mode = SSE_MODES.get(sse.strip().lower())
