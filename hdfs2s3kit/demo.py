@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -318,24 +319,37 @@ def _name(src):
     return src.rsplit("/", 1)[-1]
 
 
+def _cmd(name):
+    """How to call one of our commands from the user's shell: the bare name when PATH finds
+    this installation's copy (pip install, activated venv), else its path."""
+    bindir = os.path.dirname(os.path.abspath(sys.argv[0] if sys.argv and sys.argv[0] else sys.executable))
+    mine = os.path.join(bindir, name)
+    if shutil.which(name) == mine:
+        return name
+    rel = os.path.relpath(mine)
+    return rel if not rel.startswith("..") else mine
+
+
 def next_steps(keep, env=None, records=()):
     say("\n== What to try next")
     sample = next((r for r in records if r["status"] in ("ok", "skipped")), None)
+    kit = _cmd("hdfs2s3kit")
     if keep and env and sample:
-        say("   The local AWS and the demo files stay until you press Ctrl-C. In another shell, from the checkout:")
+        say("   The local AWS and the demo files stay until you press Ctrl-C. In another shell:")
         for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
                   "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "HDFS2S3_CONFIG"):
             say(f"     export {k}={env[k]}")
         src, url = sample["src"], f"s3://{sample['bucket']}/{sample['key']}"
-        say(f"     .venv/bin/hdfs2s3kit transfer {src}             # skipped: same fingerprint")
-        say(f"     .venv/bin/hdfs2s3kit transfer --force {src}     # sent again")
-        say(f"     .venv/bin/hdfs2s3kit verify {url} --against {src}")
-        say(f"     .venv/bin/s3-get-sts {url} | .venv/bin/fernet-decrypt | head")
-        say(f"     PATH=$PWD/.venv/bin:$PATH bin/hdfs2s3-pipe {src} s3://{BUCKET}/pipe/{_name(src)}")
+        say(f"     {kit} transfer {src}             # skipped: same fingerprint")
+        say(f"     {kit} transfer --force {src}     # sent again")
+        say(f"     {kit} transfer -r --dry-run {src.rsplit('/', 1)[0]}   # what a whole folder would do")
+        say(f"     {kit} verify {url} --against {src}")
+        say(f"     {_cmd('s3-get-sts')} {url} | {_cmd('fernet-decrypt')} | head")
+        say(f"     {_cmd('hdfs2s3-pipe')} {src} s3://{BUCKET}/pipe/{_name(src)}")
     else:
-        say("   .venv/bin/hdfs2s3kit demo --keep    # keep the local AWS running and get commands to try on it")
-        say("   .venv/bin/hdfs2s3kit transfer --help; .venv/bin/hdfs2s3kit verify --help; bin/hdfs2s3-pipe")
-    say("   Real AWS: README.md, 'Real AWS set-up' (IAM policy, lifecycle rule, SSM layout). Tests: make test")
+        say(f"   {kit} demo --keep    # keep the local AWS running and get commands to try on it")
+        say(f"   {kit} transfer --help; {kit} verify --help; {_cmd('hdfs2s3-pipe')} --help")
+    say("   Real AWS: README.md, 'Real AWS set-up' (IAM policy, lifecycle rule, SSM layout).")
 
 
 # ---------------------------------------------------------------- main
@@ -412,9 +426,11 @@ def run(keep=False):
             say(f"\n   SNS: {len(subjects)} notification(s) delivered to the ops queue"
                 + (f": {'; '.join(s for s in subjects if s)}" if subjects else ""))
 
+            elapsed = time.monotonic() - t0      # the idle wait below is not part of the demo
             if keep:
                 next_steps(True, local.env, records)
-                say("\n   Press Ctrl-C to stop the local AWS.")
+                say("\n   --keep: this command now blocks, keeping the local AWS running for the commands "
+                    "above (from another terminal). Press Ctrl-C here to stop it.")
                 try:
                     signal.pause()
                 except (KeyboardInterrupt, errors.Interrupted):
@@ -428,6 +444,6 @@ def run(keep=False):
     if problems:
         say("\nDEMO FAILED:\n   " + "\n   ".join(problems))
         return 1
-    say(f"\nDemo finished in {time.monotonic() - t0:.1f} s: every allowed file sent, encrypted and verified; "
+    say(f"\nDemo finished in {elapsed:.1f} s: every allowed file sent, encrypted and verified; "
         "the locked one refused.")
     return 0

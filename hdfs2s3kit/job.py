@@ -32,7 +32,7 @@ class JobSpec:
     def __init__(self, input, *, dest=None, run_id=None, lines_per_map=DEFAULT_LINES_PER_MAP,
                  task_timeout_s=DEFAULT_TASK_TIMEOUT_S, max_attempts=DEFAULT_MAX_ATTEMPTS,
                  archive=DEFAULT_ARCHIVE, output=None, config=None, manifests=None, force=False,
-                 queue=None, python="python3", region=None):
+                 queue=None, python="python3", region=None, dry_run=False):
         self.input = _arg("--input", input)
         self.dest = _arg("--dest", dest) if dest else None
         if self.dest:
@@ -53,6 +53,7 @@ class JobSpec:
         self.config = _arg("--config", config) if config else None
         self.manifests = _arg("--manifests", manifests) if manifests else None
         self.force = force
+        self.dry_run = dry_run
         self.queue = _arg("--queue", queue) if queue else None
         self.python = _arg("--python", python)
         self.region = _arg("--region", region) if region else None
@@ -84,6 +85,8 @@ def mapper_args(spec):
         args += ["--config", spec.config]
     if spec.force:
         args.append("--force")
+    if spec.dry_run:
+        args.append("--dry-run")
     return args
 
 

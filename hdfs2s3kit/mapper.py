@@ -163,7 +163,7 @@ def tsv_line(rec):
 
 def counter_name(rec):
     st = rec.get("status")
-    if st in ("ok", "skipped", "denied"):
+    if st in ("ok", "skipped", "denied") or st in status.DRY_RUN_STATUSES:
         return "files_" + st
     return "files_failed"
 
@@ -225,7 +225,7 @@ class Mapper:
         with signals.CatchSignals(raise_now=True) as latch, Heartbeat(self.reporter, self.heartbeat_s) as hb:
             try:
                 for batch in read_batches(lines, self.batch):
-                    self._prepare(batch, hb)
+                    batch = self._trees(batch, self._prepare(batch, hb), hb)
                     for item in batch:
                         latch.check()
                         hb.set(f"file {self.done + 1}: {item.src}")
@@ -255,11 +255,32 @@ class Mapper:
             return
         hb.set(f"authorizing {len(srcs)} paths")
         try:
-            prepare(srcs)
+            return prepare(srcs)
         except errors.Interrupted:
             raise
         except errors.KitError:
             pass  # each file's own check reports it, in its own record
+
+    def _trees(self, batch, decided, hb):
+        """A directory line stands for the regular files below it: one listing per tree
+        (listing.expand), their authz in one more batch."""
+        from . import listing
+
+        def is_dir(i):
+            st = getattr((decided or {}).get(i.src), "stat", None)
+            return i.error is None and getattr(st, "is_dir", False) and (not i.dest or i.dest.endswith("/"))
+
+        if not any(is_dir(i) for i in batch):
+            return batch
+        out = []
+        for i in batch:
+            if is_dir(i):
+                hb.set(f"listing {i.src}")
+                out += [Item(i.lineno, s, d) for s, d in listing.expand([(i.src, i.dest)])]
+            else:
+                out.append(i)
+        self._prepare(out, hb)
+        return out
 
     def _one(self, item):
         if item.error is not None:
@@ -293,7 +314,7 @@ class Mapper:
         self.out.write(tsv_line(rec) + "\n")
         self.out.flush()
         name = counter_name(rec)
-        self.counts[name] += 1
+        self.counts[name] = self.counts.get(name, 0) + 1
         self.reporter.counter(name, 1)
         if rec.get("status") == "ok":
             for counter, n in (("bytes", source_bytes(rec)), ("bytes_uploaded", rec.get("bytes"))):

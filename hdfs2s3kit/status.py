@@ -9,6 +9,8 @@ import time
 
 SCHEMA = 1
 OK_STATUSES = {"ok", "skipped"}
+# --dry-run outcomes: nothing was done, and nothing failed
+DRY_RUN_STATUSES = {"would_send", "would_skip", "would_replace"}
 
 FIELDS = (
     "schema", "tool", "status", "exit_code", "error",
@@ -48,4 +50,4 @@ def finish(rec, status, exit_code=0, error=None):
 
 
 def is_failure(rec):
-    return rec.get("status") not in OK_STATUSES
+    return rec.get("status") not in OK_STATUSES and rec.get("status") not in DRY_RUN_STATUSES

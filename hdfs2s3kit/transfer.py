@@ -587,6 +587,6 @@ def _finish_failed(rec, err):
 
 
 def _warn(msg):
-    import sys
+    from . import verbosity
 
-    print(f"transfer: warning: {msg}", file=sys.stderr, flush=True)
+    verbosity.info("transfer", f"warning: {msg}")      # -q: errors only

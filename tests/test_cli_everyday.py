@@ -48,9 +48,13 @@ def test_help_fits_80_columns_with_real_metavars_and_every_command_has_the_verbo
     assert "--part-size SIZE" in text and "-j, --jobs N" in text and "--include GLOB" in text
 
 
-def test_completion_is_offered_by_the_umbrella():
-    r = run("hdfs2s3kit", "--show-completion", "bash", env={"SHELL": "/bin/bash"})
-    assert r.returncode == 0 and b"complete" in r.stdout and b"hdfs2s3kit" in r.stdout
+def test_shell_completion_completes_commands_and_options():
+    # what the script from `hdfs2s3kit --install-completion` asks the command itself
+    env = {"_HDFS2S3KIT_COMPLETE": "complete_bash", "COMP_WORDS": "hdfs2s3kit tra", "COMP_CWORD": "1"}
+    r = run("hdfs2s3kit", env=env)
+    assert r.returncode == 0 and r.stdout.split() == [b"transfer"]
+    env.update(COMP_WORDS="hdfs2s3kit transfer --dry", COMP_CWORD="2")
+    assert run("hdfs2s3kit", env=env).stdout.split() == [b"--dry-run"]
 
 
 @pytest.mark.parametrize("argv,stdin", [
@@ -74,6 +78,19 @@ def test_notify_says_why_it_exits_65():
         assert r.returncode == 65
         assert re.search(rb"^notify: bad input: .*(not a JSON status record|without a complete status record)",
                          r.stderr, re.M), r.stderr
+
+
+def test_authz_audit_on_stderr_is_json_lines_only(tmp_path):
+    import grp
+
+    f = tmp_path / "locked.csv"
+    f.write_bytes(b"x")
+    os.chown(f, -1, grp.getgrnam("nogroup").gr_gid)
+    os.chmod(f, 0o640)
+    r = run("authz-check", "--audit", f"file://{f}")
+    assert r.returncode == 77
+    recs = [json.loads(line) for line in r.stderr.decode().splitlines()]
+    assert [x["decision"] for x in recs] == ["deny"]
 
 
 def test_unreachable_endpoint_is_named(tmp_path):

@@ -40,7 +40,7 @@ def _check(paths, user, policy, config_prefix, audit, null):
     source = paths or read_records(sys.stdin.buffer, sep)
     codes = []
     for d in authz.check_iter(source, ident, policy=policy, allowed_groups=allowed_groups):
-        if not d.allowed:
+        if not d.allowed and not audit:   # with --audit the JSON line says it: stderr stays JSON lines
             common.log(PROG, f"denied {d.path}: {d.reason}" if d.stat else d.reason)
         if audit:
             common.emit_json(d.audit_record(), sys.stderr)
@@ -62,7 +62,8 @@ def check(
     policy: Optional[str] = typer.Option(None, "--policy",
                                          help="group | posix (default: config authz_policy, else group)"),
     config_prefix: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)"),
-    audit: bool = typer.Option(False, "--audit", help="one JSON line per decision on stderr"),
+    audit: bool = typer.Option(False, "--audit", help="one JSON line per decision on stderr (and only "
+                               "those: denials are in them)"),
     null: bool = typer.Option(False, "-0", "--null", help="stdin/stdout paths are NUL-separated"),
 ):
     raise typer.Exit(common.run(PROG, _check, paths or [], user, policy, config_prefix, audit, null))

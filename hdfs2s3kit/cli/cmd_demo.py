@@ -16,7 +16,8 @@ HELP = (
 def register(app):
     @app.command("demo", help=HELP)
     def demo_cmd(
-        keep: bool = typer.Option(False, "--keep", help="Leave the local AWS running (Ctrl-C stops it)."),
+        keep: bool = typer.Option(False, "--keep", help="After the demo, block with the local AWS still running "
+                                  "and print commands to try on it from another terminal; Ctrl-C stops it."),
     ):
         from .. import demo
 

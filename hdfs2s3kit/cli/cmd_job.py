@@ -59,6 +59,8 @@ def register(app):
         config: Optional[str] = typer.Option(None, "--config", help="SSM config prefix passed to the tasks."),
         manifests: Optional[str] = typer.Option(None, "--manifests", help="s3://BUCKET/PREFIX for _manifests/."),
         force: bool = typer.Option(False, "--force", help="Send again even if DEST holds the same source version."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Run the job with every mapper in --dry-run: "
+                                     "authz and DEST checks only, the TSV says what would happen."),
         queue: Optional[str] = typer.Option(None, "--queue", help="YARN queue."),
         region: Optional[str] = typer.Option(None, "--region", help="AWS_REGION for the tasks."),
         python: Optional[str] = typer.Option(None, "--python", help="Task interpreter (hadoop: python3; spark: this one)."),
@@ -76,5 +78,6 @@ def register(app):
         rc = common.run("hdfs2s3kit job", _run, engine, do_print, streaming_jar, spark_submit, master, python,
                         input=input, dest=dest, run_id=run_id, lines_per_map=lines_per_map,
                         task_timeout_s=task_timeout, max_attempts=max_attempts, archive=archive, output=output,
-                        config=config, manifests=manifests, force=force, queue=queue, region=region)
+                        config=config, manifests=manifests, force=force, queue=queue, region=region,
+                        dry_run=dry_run)
         raise typer.Exit(rc)

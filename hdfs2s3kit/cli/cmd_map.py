@@ -2,15 +2,20 @@
 
 import os
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from . import common
+from . import object_options as objopts
 
 
-def _run(input, run_id, dest, manifests, no_manifest, force, heartbeat, batch, **kw):
-    from .. import errors, manifest, mapper, transfer
+def _run(input, run_id, dest, manifests, no_manifest, force, heartbeat, batch, obj, bwlimit, **kw):
+    from .. import bwlimit as bw, errors, manifest, mapper, objectopts, s3put, transfer
+
+    kw.update(object_options=objectopts.parse(*obj), bwlimit=bw.limiter(bwlimit),
+              part_size=s3put.parse_size(kw.get("part_size"), "--part-size"))
+    no_manifest = no_manifest or kw.get("dry_run")     # a dry run writes nothing to S3
 
     run_id = manifest.check_run_id(run_id or os.environ.get("HDFS2S3_RUN_ID") or
                                    os.environ.get("mapreduce_job_id") or manifest.new_run_id())
@@ -56,6 +61,15 @@ def register(app):
         assume_role: bool = typer.Option(True, "--assume-role/--no-assume-role", help="Use STS AssumeRole."),
         metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="CloudWatch metrics."),
         notify: Optional[str] = typer.Option(None, "--notify", help="default|failure|always|summary|none."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Authorize and check DEST only: TSV lines say "
+                                     "would_send / would_skip / denied; nothing read, uploaded or written."),
+        part_size: Optional[str] = typer.Option(None, "--part-size", help="Multipart part size, e.g. 16MiB."),
+        bwlimit: Optional[str] = objopts.BWLIMIT,
+        storage_class: Optional[str] = objopts.STORAGE_CLASS,
+        tag: List[str] = objopts.TAG,
+        metadata: List[str] = objopts.METADATA,
+        sse: Optional[str] = objopts.SSE,
+        sse_kms_key_id: Optional[str] = objopts.SSE_KMS_KEY_ID,
     ):
         """Hadoop Streaming mapper: lines SRC, SRC<TAB>DEST or OFFSET<TAB>SRC on stdin.
 
@@ -64,6 +78,8 @@ def register(app):
         s3://BUCKET/PREFIX/_manifests/RUN_ID/. Exits with the first failed file's code (so Hadoop
         retries the task; the retry skips files already done)."""
         rc = common.run("hdfs2s3kit map", _run, input, run_id, dest, manifests, no_manifest, force, heartbeat,
-                        batch, config_prefix=config, key_file=key_file, role_arn=role_arn,
-                        assume_role=assume_role, metrics=metrics, notify=notify)
+                        batch, (storage_class, tag, metadata, sse, sse_kms_key_id), bwlimit,
+                        config_prefix=config, key_file=key_file, role_arn=role_arn,
+                        assume_role=assume_role, metrics=metrics, notify=notify, dry_run=dry_run,
+                        part_size=part_size)
         raise typer.Exit(rc)

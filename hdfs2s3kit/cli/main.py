@@ -15,7 +15,7 @@ app = clikit.app(
 )
 
 SUBCOMMANDS = (
-    "cmd_config", "cmd_keys", "cmd_cat", "cmd_cleanup", "cmd_transfer", "cmd_verify",
+    "cmd_config", "cmd_keys", "cmd_cat", "cmd_ls", "cmd_cleanup", "cmd_transfer", "cmd_verify",
     "cmd_map", "cmd_job", "cmd_report", "cmd_demo",
 )
 

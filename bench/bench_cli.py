@@ -1,0 +1,116 @@
+"""Everyday CLI: `transfer -j 1` against `-j 4`, and `--bwlimit` against its target.
+
+    python bench/bench_cli.py [--small 1000] [--large 4] [--large-mib 256] [--rate 20MiB/s]
+
+- 1,000 small files (10 KiB) and 4 files of 256 MiB, file:// sources, into a local moto server,
+  through one `hdfs2s3kit transfer -r` each way; the ratio is the speed-up of -j 4 measured in
+  this run. moto is a single GIL-bound process (~40-50 MB/s here), so the large-file case is
+  bounded by it: a real S3 endpoint has no such ceiling.
+- `s3-put-sts --bwlimit RATE` of 160 MiB (and `s3-get-sts --bwlimit` of the same object): the
+  achieved rate (bytes / wall time) against RATE; target: within 10 %.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_mapper as base  # noqa: E402 - moto start, seeding and file helpers shared with that bench
+
+BIN = base.BIN
+MiB = 1 << 20
+
+
+def transfer_tree(folder, env, tag, jobs):
+    argv = [os.path.join(BIN, "hdfs2s3kit"), "transfer", "-r", "-q", "-j", str(jobs), f"file://{folder}",
+            f"s3://{base.BUCKET}/{tag}/", "--no-metrics", "--notify", "none"]
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dt = time.perf_counter() - t0
+    ok = r.stdout.count(b'"status":"ok"')
+    if r.returncode:
+        raise SystemExit(f"bench_cli: transfer -j {jobs} failed (exit {r.returncode}, {ok} ok): "
+                         f"{r.stderr.decode()[-1500:]}")
+    return dt, ok
+
+
+def timed(argv, env, stdin=None, stdout=subprocess.DEVNULL):
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+    dt = time.perf_counter() - t0
+    if r.returncode:
+        raise SystemExit(f"bench_cli: {argv[0]} failed (exit {r.returncode}): {r.stderr.decode()[-1000:]}")
+    return dt
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--small", type=int, default=1000)
+    ap.add_argument("--large", type=int, default=4)
+    ap.add_argument("--large-mib", type=int, default=256)
+    ap.add_argument("--rate", default="20MiB/s")
+    ap.add_argument("--rate-mib", type=int, default=160, help="MiB sent under --bwlimit")
+    a = ap.parse_args()
+    from hdfs2s3kit import bwlimit
+
+    rate = bwlimit.parse_rate(a.rate)
+    work = tempfile.mkdtemp(prefix="h2s-bench-cli-")
+    server, url = base.start_moto(work)
+    try:
+        env = dict(os.environ, AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                   AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
+                   AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, HDFS2S3_CONFIG=base.PREFIX)
+        env.pop("AWS_PROFILE", None)
+        base.seed(env)
+        rows = []
+        small = os.path.join(work, "small")
+        base.make_files(small, a.small, base.SIZE)
+        large = os.path.join(work, "large")
+        os.makedirs(large)
+        chunk = os.urandom(MiB)
+        for i in range(a.large):
+            with open(os.path.join(large, f"L{i}.bin"), "wb") as f:
+                for _ in range(a.large_mib):
+                    f.write(chunk)
+        for name, folder, n, size in (("small", small, a.small, base.SIZE), ("large", large, a.large,
+                                                                                a.large_mib * MiB)):
+            t1, ok1 = transfer_tree(folder, env, f"{name}-j1", 1)
+            t4, ok4 = transfer_tree(folder, env, f"{name}-j4", 4)
+            assert ok1 == ok4 == n, (ok1, ok4, n)
+            rows.append((f"{n} x {size // 1024} KiB" if size < MiB else f"{n} x {size // MiB} MiB", t1, t4))
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f"transfer -r, file:// sources, moto at {url} (bounded by moto: ~40-50 MB/s on one core)")
+        print(f"{'files':<20}{'-j 1 s':>10}{'-j 4 s':>10}{'speed-up':>10}")
+        for label, t1, t4 in rows:
+            print(f"{label:<20}{t1:>10.2f}{t4:>10.2f}{t1 / t4:>9.2f}x")
+
+        blob = os.path.join(work, "rate.bin")
+        with open(blob, "wb") as f:
+            for _ in range(a.rate_mib):
+                f.write(chunk)
+        nbytes = a.rate_mib * MiB
+        with open(blob, "rb") as f:
+            t_put = timed([os.path.join(BIN, "s3-put-sts"), "--no-assume-role", "--bwlimit", a.rate,
+                           f"s3://{base.BUCKET}/rate.bin"], env, stdin=f)
+        t_get = timed([os.path.join(BIN, "s3-get-sts"), "--no-assume-role", "--bwlimit", a.rate,
+                       f"s3://{base.BUCKET}/rate.bin"], env)
+        print(f"\n--bwlimit {a.rate} ({rate / MiB:.1f} MiB/s), {a.rate_mib} MiB; target: within 10 %")
+        print(f"{'command':<20}{'wall s':>10}{'MiB/s':>10}{'vs target':>11}")
+        for label, t in (("s3-put-sts", t_put), ("s3-get-sts", t_get)):
+            got = nbytes / t
+            dev = got / rate - 1
+            print(f"{label:<20}{t:>10.2f}{got / MiB:>10.2f}{dev * 100:>+10.1f}%  "
+                  f"{'PASS' if abs(dev) <= 0.10 else 'MISS'}")
+    finally:
+        from hdfs2s3kit import localaws
+
+        localaws.stop_moto_server(server)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
