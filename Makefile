@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test bench demo archive venv sysdeps clean
+.PHONY: test bench demo archive venv sysdeps clean minicluster minicluster-build demo-hadoop
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,15 +16,31 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Java for the real Hadoop client, strace for the no-plaintext-on-disk test.
+# Java for the real Hadoop client, a JDK and Maven for the mini cluster, strace for the no-plaintext-on-disk test.
 sysdeps:
 	@need=""; command -v java >/dev/null || need="$$need default-jre-headless"; \
+	command -v javac >/dev/null || need="$$need default-jdk-headless"; \
+	command -v mvn >/dev/null || need="$$need maven"; \
 	command -v strace >/dev/null || need="$$need strace"; \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
 	  else echo "make: missing$$need (tests that need them will skip)"; fi; fi
 
-test: venv sysdeps
+# The real HDFS + YARN for tests (tests/minicluster, docs/HADOOP.md). Maven's cache is ~/.m2:
+# the first build on a fresh machine downloads ~115 MB of jars from Maven Central.
+MINICLUSTER := tests/minicluster
+MC_STAMP := $(MINICLUSTER)/target/.built
+$(MC_STAMP): $(MINICLUSTER)/pom.xml $(shell find $(MINICLUSTER)/src -type f 2>/dev/null)
+	cd $(MINICLUSTER) && mvn -B -q compile
+	touch $@
+
+minicluster-build: sysdeps $(MC_STAMP)
+
+# In the foreground until Ctrl-C; MINICLUSTER_ENV=FILE gets the export lines (default: printed).
+minicluster: venv minicluster-build
+	cd tests && ../$(BIN)/python -m harness.minicluster $(if $(MINICLUSTER_ENV),--env-file $(abspath $(MINICLUSTER_ENV)))
+
+test: venv sysdeps minicluster-build
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv sysdeps
@@ -38,4 +54,4 @@ archive: venv
 	$(BIN)/python bin/build-archive -o hdfs2s3kit-archive.tgz
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(MINICLUSTER)/target
