@@ -30,6 +30,8 @@ KNOWN_KEYS = {
     "allowed_groups": "comma-separated groups that may grant access (empty: any)",
     "part_size": "multipart part size in bytes (empty: automatic)",
     "concurrency": "parallel part uploads",
+    "hdfs_checksum": "on (default): prove each HDFS read against HDFS's COMPOSITE-CRC; off: skip it "
+                     "(needed for files in HDFS encryption zones)",
 }
 KEYS_SUBPATH = "keys"
 

@@ -299,6 +299,7 @@ class Transfer:
         self.object_options = object_options   # objectopts.ObjectOptions: class, tags, metadata, SSE
         self._lock = threading.Lock()      # records and monitoring sinks, under `transfer -j N`
         self._decisions = {}
+        self._checksums = {}   # src -> hdfscrc.HdfsChecksum | NoChecksum (absent: proof turned off)
         self._metrics = self._notifier = None
         self._monitoring_ready = False
         self.records = []
@@ -344,9 +345,17 @@ class Transfer:
 
         todo = [s for s in dict.fromkeys(srcs) if s not in self._decisions]
         if todo:
-            decisions = authz.check_paths(todo, self.setup.identity, policy=self.policy,
-                                          allowed_groups=self.allowed_groups,
-                                          hadoop_cmd=self.setup.hadoop_cmd)
+            crcs = self._checksum_prefetch(todo)   # HDFS's checksums, alongside the -stat batch
+            try:
+                decisions = authz.check_paths(todo, self.setup.identity, policy=self.policy,
+                                              allowed_groups=self.allowed_groups,
+                                              hadoop_cmd=self.setup.hadoop_cmd)
+            except BaseException:
+                if crcs is not None:
+                    crcs.cancel()
+                raise
+            if crcs is not None:
+                self._checksums.update(crcs.result())
             for d in decisions:
                 self._decisions[d.path] = d
             for s, d in zip(todo, decisions):
@@ -354,6 +363,13 @@ class Transfer:
         return {s: self._decisions[s] for s in srcs if s in self._decisions}
 
     prepare = authorize   # the mapper's name for "authorize this batch"
+
+    def _checksum_prefetch(self, srcs):
+        from . import hdfscrc
+
+        if not hdfscrc.enabled(self.config if self.config.prefix else None):
+            return None
+        return hdfscrc.Prefetch(srcs, self.setup.hadoop_cmd)
 
     # -- monitoring: never fatal
     def _monitoring(self):
@@ -454,7 +470,8 @@ class Transfer:
             except errors.KitError:
                 self.user = identity.audit_name()
         rec = status.new_record(self.tool, src=str(src), user=self.user, host=self.host,
-                                src_bytes=None, src_mtime=None, stream_id=None)
+                                src_bytes=None, src_mtime=None, stream_id=None, hdfs_checksum=None,
+                                hdfs_checksum_status=None)
         try:
             self._one(rec, src, dest, force)
         except errors.Interrupted as e:
@@ -469,7 +486,7 @@ class Transfer:
         return self._report(rec)
 
     def _one(self, rec, src, dest, force):
-        from . import hdfs, s3put, streamfmt
+        from . import hdfs, hdfscrc, s3put, streamfmt
 
         src = check_src(src)
         bucket, key = self.dest_for(src, dest)
@@ -503,11 +520,13 @@ class Transfer:
 
         key_id, master = self.setup.keyring.active()
         rec["key_id"] = key_id
+        hdfs_crc = self._checksums.get(src)
+        rec.update(hdfscrc.record_fields(hdfs_crc, outcome="unchecked"))   # the reader says match/mismatch
         with progress_mod.file_meter(self.progress, src, int(stat.length)) as meter, \
                 hdfs.open_source(src, expected_length=int(stat.length), hadoop_cmd=self.setup.hadoop_cmd) as source, \
-                contextlib.closing(streamfmt.EncryptingReader(progress_mod.Counting(source, meter), key_id, master,
-                                                              frame_size=self.frame_size,
-                                                              threads=self.threads)) as enc:
+                contextlib.closing(streamfmt.EncryptingReader(
+                    progress_mod.Counting(hdfscrc.checking(source, hdfs_crc, src, rec), meter), key_id, master,
+                    frame_size=self.frame_size, threads=self.threads)) as enc:
             # open_source raises at EOF when the reader failed or came up short: the upload then
             # aborts, since the encryptor never reached its final frame.
             peek = _HeaderPeek(enc)
@@ -518,6 +537,8 @@ class Transfer:
             opts = self.object_options
             if opts is not None:
                 meta = {**opts.metadata, **meta}
+            if isinstance(hdfs_crc, hdfscrc.HdfsChecksum):
+                meta[hdfscrc.META_HDFS_CRC] = hdfs_crc.meta()   # the upload completes only if the read matched it
             try:
                 up = s3put.upload(peek, bucket, key, s3=s3, framed=True, part_size=self.part_size,
                                   concurrency=self.concurrency, checksum_algorithm=self.checksum_algorithm,

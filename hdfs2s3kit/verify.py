@@ -5,7 +5,8 @@ Download (concurrent ranged GETs, S3 checksum checked), decrypt in memory
 checked by streamfmt), then compare with what the object's metadata says
 it holds: the stream ID (an object swapped for another object's bytes
 decrypts fine, but carries another stream's ID), the source length and the
-key ID. `against=SRC` also re-reads the source and compares length and
+key ID, and (for HDFS sources) the CRC HDFS gave for the source file
+(hdfscrc: proof against HDFS without reading it again). `against=SRC` also re-reads the source and compares length and
 digest. Plaintext never touches the disk: it is hashed and dropped.
 """
 
@@ -13,7 +14,7 @@ import urllib.parse
 
 import xxhash
 
-from . import errors, framing, status
+from . import errors, framing, hdfscrc, status
 from .transfer import META_KEY_ID, META_LENGTH, META_SRC, META_STREAM_ID, check_src
 
 TOOL = "verify"
@@ -99,8 +100,11 @@ def verify(url, setup, *, against=None, threads=None, policy=None, allowed_group
                    version_id=head.get("VersionId"))
         reader = s3get.open_object(s3, bucket, key)
         tap = _HeaderTap(reader)
+        hdfs_crc = hdfscrc.parse_meta(meta.get(hdfscrc.META_HDFS_CRC))   # HDFS's value, from the transfer
+        sink = hdfscrc.CrcSink(hdfs_crc) if hdfs_crc else _Sink()
+        rec.update(hdfscrc.record_fields(hdfs_crc or hdfscrc.NoChecksum("none: the object's metadata has none")))
         try:
-            summary = streamfmt.decrypt_stream(tap, _Sink(), setup.keyring, threads=threads)
+            summary = streamfmt.decrypt_stream(tap, sink, setup.keyring, threads=threads)
         except errors.DataError as e:
             raise errors.DataError(f"s3://{bucket}/{key}: {e.message}") from None
         finally:
@@ -115,6 +119,10 @@ def verify(url, setup, *, against=None, threads=None, policy=None, allowed_group
         if tap.header is not None:
             rec["stream_id"] = tap.header.stream_id.hex()
         problems = _compare_metadata(meta, rec)
+        if hdfs_crc:
+            crc_problem = sink.problem()
+            rec["hdfs_checksum_status"] = "mismatch" if crc_problem else "match"
+            problems += [crc_problem] if crc_problem else []
         if against is not None:
             length, digest = _source_digest(against, setup, policy=policy, allowed_groups=allowed_groups)
             if length != rec["src_bytes"]:

@@ -392,7 +392,17 @@ public final class MiniCluster {
       case "fs": {
         // FsShell in this JVM, as the superuser: test set-up without a JVM start per step.
         String[] args = java.util.Arrays.copyOfRange(a, 1, a.length);
-        int rc = new org.apache.hadoop.fs.FsShell(dfs.getConfiguration(0)).run(args);
+        // Through ToolRunner, so generic options work (-Ddfs.checksum.type=CRC32 -put ...); with a
+        // client of its own (the cached one would ignore them).
+        Configuration c = new Configuration(dfs.getConfiguration(0));
+        c.setBoolean("fs.hdfs.impl.disable.cache", true);
+        org.apache.hadoop.fs.FsShell shell = new org.apache.hadoop.fs.FsShell();
+        int rc;
+        try {
+          rc = org.apache.hadoop.util.ToolRunner.run(c, shell, args);
+        } finally {
+          shell.close();
+        }
         if (rc != 0) {
           throw new IllegalStateException("hadoop fs " + String.join(" ", args) + ": exit " + rc);
         }
