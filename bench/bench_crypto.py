@@ -144,6 +144,7 @@ def main():
         passfile = os.path.join(tmp, "pass")
         with open(keyfile, "wb") as f:
             f.write(__import__("base64").urlsafe_b64encode(os.urandom(32)))
+        os.chmod(keyfile, 0o600)
         with open(passfile, "w") as f:
             f.write(os.urandom(16).hex())
         print(f"input: {small / MiB:.0f} and {size / MiB:.0f} MiB of random bytes; {repeat} rounds; "

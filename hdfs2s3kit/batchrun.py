@@ -70,6 +70,7 @@ def _warm(t):
 def run(t, items, *, jobs=1, force=False, show_progress=False):
     """Yield each file's finished status record (in completion order when jobs > 1)."""
     pairs = _pairs(items)
+    t.scope_for(pairs)           # the STS session policy: this run's destinations only
     decisions = _authorize(t, pairs)
     batch = None
     if len(pairs) > 1 or jobs > 1:

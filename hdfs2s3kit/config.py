@@ -137,7 +137,19 @@ def no_config_error(needed=()):
 
 
 def resolve_prefix(prefix=None):
-    p = prefix or os.environ.get(ENV_VAR) or None
+    """The config prefix: --config, else $HDFS2S3_CONFIG; a site policy that pins one
+    (sitepolicy) makes it the only prefix there is: another one given is refused."""
+    from . import sitepolicy
+
+    given = prefix or os.environ.get(ENV_VAR) or None
+    pinned, where = sitepolicy.pinned_prefix()
+    if pinned is not None:
+        if given is not None and "/" + given.strip("/") != pinned:
+            how = "--config" if prefix else ENV_VAR
+            raise errors.ConfigError(f"site policy {where} pins the config prefix {pinned}; "
+                                     f"{how} {given} refused")
+        given = pinned
+    p = given
     if p is None:
         return None
     p = "/" + p.strip("/")

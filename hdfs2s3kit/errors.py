@@ -4,6 +4,8 @@ A command turns a KitError into one line on stderr and its exit code; library
 callers (transfer, the mapper) catch it per file and record `status`/`code`.
 """
 
+import re
+
 OK = 0
 USAGE = 2
 DATAERR = 65      # bad or tampered data, checksum mismatch
@@ -20,6 +22,25 @@ SIGTERM_EXIT = 143
 SIGNAL_EXIT_BASE = 128   # a run ended by signal N exits 128 + N (HUP 129, INT 130, QUIT 131, TERM 143)
 
 
+# C0 and C1 controls, DEL, and undecodable bytes kept as surrogates (paths are bytes).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m):
+    c = m.group()
+    if c in _NAMED:
+        return _NAMED[c]
+    n = ord(c)
+    return f"\\x{n - 0xdc00 if n >= 0xdc80 else n:02x}"
+
+
+def printable(text):
+    """TEXT safe for a terminal and for one line: control characters (an escape sequence
+    hidden in a forged stream header or a file name) and undecodable bytes as \\xNN."""
+    return _CONTROL.sub(_escape, str(text))
+
+
 class KitBase(BaseException):
     """What every toolkit failure carries: an exit code, a one-line message safe
     to print, the short `status` word used in status records (e.g.
@@ -31,7 +52,9 @@ class KitBase(BaseException):
 
     def __init__(self, message, *, code=None, status=None, record=None):
         super().__init__(message)
-        self.message = str(message).splitlines()[0] if str(message) else ""
+        # One line, and nothing a terminal would interpret: messages quote paths, key IDs
+        # and remote error text, none of which we control.
+        self.message = printable(message)
         if code is not None:
             self.code = code
         if status is not None:

@@ -33,12 +33,17 @@ ENV_VAR = "HADOOP_CMD"
 DEFAULT_CMD = "hadoop"
 STAT_FORMAT = "%F|%u|%g|%a|%b|%Y|%n"
 SEPARATOR = "/"
-# argv stays far below ARG_MAX (2 MiB incl. environment) and one JVM still
-# handles a whole `hadoop fs -ls` page worth of paths.
+# A batch's argv is sized from the kernel's real limits (arg_budget: ARG_MAX, which
+# `ulimit -s` moves, minus the environment); one JVM still handles a whole
+# `hadoop fs -ls` page worth of paths.
 MAX_BATCH_PATHS = 20000
 MAX_BATCH_BYTES = 1 << 20
+# Linux: no single argument may be longer than 32 pages, its NUL included.
+MAX_ARG_STRLEN = 32 * os.sysconf("SC_PAGE_SIZE")
 _STAT_LINE = re.compile(r"^([a-z ]+)\|([^|]*)\|([^|]*)\|([0-7]{1,4})\|(\d+)\|(\d+)\|(.*)$")
 _GLOB_CHARS = re.compile(r"([\\*?\[\]{}])")
+_URL_ONLY_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!/)")
+_FS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)(//[^/]*)?(.*)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class FileStat:
     length: int
     mtime: float    # seconds since the epoch
     is_dir: bool
+    uid: int = None     # file:// only: local decisions compare ids, not names
+    gid: int = None
 
     def as_dict(self):
         return {"owner": self.owner, "group": self.group, "mode": f"{self.mode:04o}",
@@ -58,8 +65,12 @@ class FileStat:
 
 def hadoop_argv(hadoop_cmd=None):
     """The Hadoop client as an argument list: HADOOP_CMD may hold a command and its own
-    arguments (split like a shell would, but never run through one)."""
-    cmd = hadoop_cmd or os.environ.get(ENV_VAR) or DEFAULT_CMD
+    arguments (split like a shell would, but never run through one). A site policy's
+    `hadoop_cmd` (sitepolicy) overrides both: then the user's HADOOP_CMD does not count."""
+    from . import sitepolicy
+
+    pinned, _where = sitepolicy.pinned_hadoop_cmd()
+    cmd = pinned or hadoop_cmd or os.environ.get(ENV_VAR) or DEFAULT_CMD
     argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
     if not argv or shutil.which(argv[0]) is None:
         raise errors.UnavailableError(
@@ -92,6 +103,13 @@ def check_path(path):
         raise errors.UsageError(f"refusing path that starts with '-': {path}")
     if "\n" in path or "\0" in path:
         raise errors.UsageError(f"refusing path with a newline or NUL: {path!r}")
+    n = len(glob_escape(path).encode(errors="surrogateescape"))
+    if n >= MAX_ARG_STRLEN:
+        raise errors.UsageError(f"refusing a path of {n} bytes ({path[:40]!r}...): longer than one "
+                                f"command-line argument may be ({MAX_ARG_STRLEN - 1} bytes)")
+    if _URL_ONLY_SCHEME.match(path):
+        # `a:b`, `hdfs:x`: Hadoop reads a scheme with no path; in a batch it fails every path
+        raise errors.UsageError(f"refusing {path!r}: not an absolute path or a scheme:/path URL")
 
 
 def glob_escape(path):
@@ -101,8 +119,8 @@ def glob_escape(path):
 def _is_root(path):
     """'/', 'hdfs://nn/', 'viewfs://c' ...: a filesystem root prints an empty name like
     the separator does, so it is asked about on its own."""
-    m = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*(.*)$", path)
-    rest = m.group(1) if m else path
+    m = _FS.match(path)
+    rest = m.group(3) if m else path
     return rest == "" or (rest.startswith("/") and posixpath.normpath(rest).strip("/") == "")
 
 
@@ -216,7 +234,7 @@ def _name(db, num):
 
 
 def stat_local(path):
-    """FileStat of a file:// path, owner/group by name as NSS gives them."""
+    """FileStat of a file:// path, owner/group by name as NSS gives them (and by id)."""
     p = local_path(path)
     try:
         st = os.stat(p)
@@ -226,15 +244,37 @@ def stat_local(path):
         return errors.PermissionDeniedError(f"{path}: permission denied reading its status", status="stat_denied")
     except OSError as e:
         return errors.KitIOError(f"{path}: {e.strerror}")
+    return local_filestat(path, st)
+
+
+def local_filestat(path, st):
+    """FileStat from an os.stat_result (of a path, or fstat of an open descriptor)."""
     return FileStat(path, _name(lambda u: pwd.getpwuid(u), st.st_uid), _name(lambda g: grp.getgrgid(g), st.st_gid),
-                    statmod.S_IMODE(st.st_mode), st.st_size, st.st_mtime, statmod.S_ISDIR(st.st_mode))
+                    statmod.S_IMODE(st.st_mode), st.st_size, st.st_mtime, statmod.S_ISDIR(st.st_mode),
+                    st.st_uid, st.st_gid)
 
 
-def _batches(paths):
+def arg_budget(argv):
+    """Bytes of command line left for paths: ARG_MAX (from the stack limit) minus the
+    environment and the fixed arguments, minus a reserve for what the `hadoop` launcher
+    adds when it execs the JVM (classpath, options, an exported CLASSPATH)."""
+    arg_max = os.sysconf("SC_ARG_MAX")
+    env = sum(len(k) + len(v) + 2 + 8 for k, v in os.environb.items())
+    fixed = sum(len(os.fsencode(a)) + 1 + 8 for a in [*argv, "fs", "-stat", STAT_FORMAT])
+    reserve = max(arg_max // 4, 64 << 10)
+    return max(min(arg_max - env - fixed - reserve, MAX_BATCH_BYTES), 16 << 10)
+
+
+def _arg_cost(path):
+    """argv bytes a path costs in a -stat batch: itself, the separator, their NULs and pointers."""
+    return len(glob_escape(path).encode(errors="surrogateescape")) + 1 + 8 + len(SEPARATOR) + 1 + 8
+
+
+def _batches(paths, budget=MAX_BATCH_BYTES):
     batch, size = [], 0
     for p in paths:
-        n = len(p.encode(errors="surrogateescape")) + 4
-        if batch and (len(batch) >= MAX_BATCH_PATHS or size + n > MAX_BATCH_BYTES):
+        n = _arg_cost(p)
+        if batch and (len(batch) >= MAX_BATCH_PATHS or size + n > budget):
             yield batch
             batch, size = [], 0
         batch.append(p)
@@ -243,10 +283,56 @@ def _batches(paths):
         yield batch
 
 
+def _filesystem(path):
+    """(key, root) of the filesystem a path names: 'hdfs://nn:8020' for a URL, '' (the default
+    filesystem, root '/') for a bare path. Paths of one filesystem share a batch."""
+    m = _FS.match(path)
+    if not m:
+        return "", "/"
+    key = m.group(1) + (m.group(2) or "")
+    return key, key + "/"
+
+
+def _stat_robust(argv, paths, root, default_fs, probed=False):
+    """_stat_run over a batch that cannot take the others down with it: argv too long for the
+    kernel splits the batch; a batch that fails as a whole is told apart, with one probe of
+    its filesystem's root, from a filesystem that is unusable (then every path gets that
+    error, or the run stops for the default filesystem: the client itself is broken) and from
+    one path Hadoop cannot take (then the batch is halved until that path fails alone)."""
+    try:
+        return _stat_run(argv, paths)
+    except OSError as e:
+        if e.errno != errno.E2BIG:
+            raise errors.UnavailableError(f"cannot run the Hadoop client '{argv[0]}': {e.strerror}") from None
+        if len(paths) == 1:
+            return {paths[0]: errors.UsageError(f"{paths[0][:60]!r}...: too long for a command line")}
+        failure = None
+    except errors.UnavailableError as e:
+        failure = e
+    if failure is not None:
+        if len(paths) == 1:
+            return {paths[0]: errors.UnavailableError(f"{paths[0]}: {failure.message}")}
+        if not probed:
+            try:
+                usable = isinstance(_stat_run(argv, [root]).get(root), FileStat)
+            except errors.UnavailableError:
+                usable = False
+            if not usable:
+                if default_fs:
+                    raise failure
+                return {p: errors.UnavailableError(f"{p}: {failure.message}") for p in paths}
+            probed = True
+    half = len(paths) // 2
+    out = _stat_robust(argv, paths[:half], root, default_fs, probed)
+    out.update(_stat_robust(argv, paths[half:], root, default_fs, probed))
+    return out
+
+
 def stat_many(paths, hadoop_cmd=None):
     """{path: FileStat | KitError} for every path; HDFS paths in as few JVMs as possible.
 
-    A per-path problem (missing, refused, unreadable) is a value; a broken or
+    A per-path problem (missing, refused, unreadable, too long, a filesystem Hadoop cannot
+    reach, a path it cannot parse) is a value and never fails the others; a broken or
     missing Hadoop client raises (UnavailableError, 69)."""
     out, remote = {}, []
     for p in dict.fromkeys(paths):
@@ -264,11 +350,16 @@ def stat_many(paths, hadoop_cmd=None):
             remote.append(p)
     if remote:
         argv = hadoop_argv(hadoop_cmd)
-        roots = [p for p in remote if _is_root(p)]
-        for batch in _batches([p for p in remote if not _is_root(p)]):
-            out.update(_stat_run(argv, batch))
-        for p in roots:
-            out.update(_stat_run(argv, [p]))
+        budget = arg_budget(argv)
+        groups = {}
+        for p in remote:
+            groups.setdefault(_filesystem(p), []).append(p)
+        for (key, root), members in groups.items():
+            for batch in _batches([p for p in members if not _is_root(p)], budget):
+                out.update(_stat_robust(argv, batch, root, key == ""))
+            for p in members:
+                if _is_root(p):
+                    out.update(_stat_robust(argv, [p], root, key == ""))
     return out
 
 
@@ -364,6 +455,10 @@ class LocalReader(_CheckedReader):
 
     def _raw_send(self, fd, count):
         return os.sendfile(fd, self._f.fileno(), None, count)
+
+    def fstat(self):
+        """os.stat_result of the open descriptor: the file being read, whatever its name now means."""
+        return os.fstat(self._f.fileno())
 
     def close(self):
         if not self.closed:
@@ -473,6 +568,13 @@ class HadoopReader(_CheckedReader):
         if st.is_dir:
             raise errors.NoInputError(f"{self.src}: is a directory, not a file")
         self.stat, self.expected_length = st, st.length
+
+    def wait_stat(self):
+        """Block until the status fetched alongside is known (FileStat; raises its error). Until
+        then nothing has been read from the `-cat`: its bytes wait in the pipe."""
+        if self._bg is not None:
+            self._take_stat(self._bg.result())
+        return self.stat
 
     def _poll_expected(self):
         if self._bg is not None and self._bg.done():

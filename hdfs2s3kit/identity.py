@@ -1,26 +1,36 @@
-"""Who is asking: a user name and the groups NSS gives it.
+"""Who is asking: a user name, its uid, and the groups NSS gives it, as gids and exact names.
 
-Groups come from `id -Gn NAME`, not /etc/group, so LDAP/SSSD users and their
-groups count exactly as they do for the rest of the edge node.
+Groups come from the kernel/NSS (`getgrouplist`, the call `login` and `id` use), so
+LDAP/SSSD users and their groups count exactly as they do for the rest of the edge
+node. They are kept as group IDs, each mapped to its exact name: nothing splits a
+name (`domain users` stays one group), and a gid without a name has no name at all
+(a group *named* `54321` is not the unnamed gid 54321). Local (`file://`) decisions
+compare gids; HDFS decisions compare names, because HDFS reports names.
 """
 
+import grp
 import os
 import pwd
-import subprocess
 from dataclasses import dataclass
 
-from . import errors
 
-ID_CMD = "id"
+from . import errors
 
 
 @dataclass(frozen=True)
 class Identity:
     name: str
-    groups: tuple
+    groups: tuple        # exact group names, primary group first (gids without a name left out)
+    uid: int = None
+    gids: tuple = ()     # every group ID, primary first
 
     def member_of(self, group):
-        return group in self.groups
+        """Membership by exact name (HDFS reports group names)."""
+        return group is not None and group in self.groups
+
+    def has_gid(self, gid):
+        """Membership by group ID (local files carry gids)."""
+        return gid in self.gids
 
 
 def effective_user():
@@ -41,26 +51,30 @@ def audit_name():
         return f"uid{os.geteuid()}"
 
 
+def check_name(name):
+    """A user *name*: never a uid, never something a tool could read as an option."""
+    if not name or name.startswith("-") or any(c in name for c in "\0\n/:") or name.isdigit():
+        raise errors.UsageError(f"not a valid user name: {errors.printable(repr(name))}"
+                                + (" (a user name, not a uid)" if name and name.isdigit() else ""))
+    return name
+
+
 def lookup(user=None):
-    """Identity of USER (default: the effective user) with its groups as `id -Gn` reports them."""
-    name = user if user is not None else effective_user()
-    if not name or name.startswith("-") or any(c in name for c in "\0\n/:"):
-        # `id` would read a leading '-' as an option; the rest can never be a user name.
-        raise errors.UsageError(f"not a valid user name: {name!r}")
+    """Identity of USER (a name; default: the effective user) with its groups from NSS."""
+    name = check_name(user if user is not None else effective_user())
     try:
-        r = subprocess.run([ID_CMD, "-Gn", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           env=dict(os.environ, LC_ALL="C"), timeout=60)
-    except FileNotFoundError:
-        raise errors.UnavailableError(f"cannot look up groups: '{ID_CMD}' not found") from None
-    except subprocess.TimeoutExpired:
-        raise errors.TempFailError(f"'{ID_CMD} -Gn {name}' did not answer within 60 s") from None
-    out = r.stdout.decode(errors="replace").split()
-    err = r.stderr.decode(errors="replace").strip()
-    if r.returncode != 0:
-        if "no such user" in err.lower():
-            raise errors.NoUserError(f"unknown user: {name}")
-        if not out:
-            raise errors.UnavailableError(f"'{ID_CMD} -Gn {name}' failed: {err or f'exit {r.returncode}'}")
-        # A gid without a name makes `id` print the number and exit 1; the
-        # membership itself is real, so keep it (as the number).
-    return Identity(name, tuple(dict.fromkeys(out)))
+        pw = pwd.getpwnam(name)   # by name only: `--user 0` is not root
+    except KeyError:
+        raise errors.NoUserError(f"unknown user: {errors.printable(name)}") from None
+    try:
+        gids = os.getgrouplist(pw.pw_name, pw.pw_gid)
+    except OSError as e:
+        raise errors.UnavailableError(f"cannot look up the groups of {name}: {e.strerror}") from None
+    gids = tuple(dict.fromkeys([pw.pw_gid, *gids]))
+    names = []
+    for g in gids:
+        try:
+            names.append(grp.getgrgid(g).gr_name)
+        except KeyError:
+            pass   # a gid without a name: membership by gid only
+    return Identity(pw.pw_name, tuple(dict.fromkeys(names)), pw.pw_uid, gids)

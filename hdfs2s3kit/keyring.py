@@ -12,6 +12,9 @@ Key IDs:
 """
 
 import hashlib
+import os
+import re
+import stat as statmod
 import threading
 
 from .errors import ConfigError, DataError, NoInputError
@@ -79,9 +82,16 @@ def from_key(key_b64):
     return StaticKeyring({kid: key}, active=kid)
 
 
+# Exactly one key: 44 characters of urlsafe base64, and at most one line ending after it.
+_KEY_FILE = re.compile(rb"[A-Za-z0-9_-]{43}=(\r?\n)?")
+
+
 def from_key_file(path):
+    """The one key in PATH. Refused, like ssh does with a private key: a file that group or
+    others may read or write, and anything but exactly one key (trailing junk, two keys)."""
     try:
         with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
             text = f.read(4096)
     except FileNotFoundError:
         raise NoInputError(f"key file {path}: no such file") from None
@@ -91,6 +101,12 @@ def from_key_file(path):
         raise NoInputError(f"key file {path}: permission denied") from None
     except OSError as e:
         raise NoInputError(f"key file {path}: {e.strerror or e}") from None
+    if statmod.S_IMODE(mode) & 0o077:
+        raise ConfigError(f"key file {path} is accessible by group or others (mode "
+                          f"{statmod.S_IMODE(mode):04o}): refusing it; run `chmod 600 {path}`")
+    if not _KEY_FILE.fullmatch(text):
+        raise ConfigError(f"key file {path} must hold exactly one Fernet key (44 characters of urlsafe "
+                          "base64, one line) and nothing else")
     return from_key(_checked_key(text, f"key file {path}"))
 
 

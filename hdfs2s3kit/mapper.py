@@ -47,9 +47,13 @@ def parse_line(line, lineno=0):
     by the second field: a destination is always an s3:// URL, a source never
     is (sources are HDFS or local paths), and an offset is all digits.
     """
-    line = line.rstrip("\r\n")
+    line = line[:-1] if line.endswith("\n") else line
     if not line.strip():
         return None
+    if "\r" in line:
+        # not trimmed: `x\r` is a name of its own (a CRLF listing, or a hostile one)
+        return Item(lineno, src=line, error=f"line {lineno}: holds a carriage return, which a line listing "
+                                            "cannot carry (use -0: NUL-separated)")
     fields = line.split("\t")
     if len(fields) == 2 and fields[0].isdigit() and not fields[1].startswith("s3://"):
         fields = fields[1:]
@@ -182,10 +186,20 @@ def crashed_record(item, exc):
     return status.finish(rec, err.status, err.code or 1, f"{item.src}: {err.message}")
 
 
-def read_batches(lines, size):
+def parse_record(record, n=0):
+    """One record of a NUL-separated listing (`map -0`): a SRC exactly as given, nothing split
+    or trimmed; destinations follow the default mapping (or --dest)."""
+    if not record:
+        return None
+    if record.startswith("-"):
+        return Item(n, src=record, error=f"record {n}: source starts with '-': {record!r}")
+    return Item(n, record)
+
+
+def read_batches(lines, size, parse=parse_line):
     batch = []
     for n, line in enumerate(lines, 1):
-        item = parse_line(line, n)
+        item = parse(line, n)
         if item is None:
             continue
         batch.append(item)
@@ -206,7 +220,7 @@ class Mapper:
     """
 
     def __init__(self, transfer, *, out=None, reporter=None, manifest=None, force=False,
-                 heartbeat_s=DEFAULT_HEARTBEAT_S, batch=DEFAULT_BATCH, dest_root=None):
+                 heartbeat_s=DEFAULT_HEARTBEAT_S, batch=DEFAULT_BATCH, dest_root=None, null=False):
         self.transfer = transfer
         self.dest_root = dest_root   # (bucket, prefix): objects at PREFIX/<source path>
         self.out = out or sys.stdout
@@ -215,6 +229,7 @@ class Mapper:
         self.force = force
         self.heartbeat_s = heartbeat_s
         self.batch = max(1, int(batch))
+        self.parse = parse_record if null else parse_line   # `lines` are NUL-separated records
         self.counts = {"files_ok": 0, "files_skipped": 0, "files_denied": 0, "files_failed": 0, "bytes": 0,
                        "bytes_uploaded": 0}
         self.first_failure_code = 0
@@ -224,7 +239,7 @@ class Mapper:
         interrupted = None
         with signals.CatchSignals(raise_now=True) as latch, Heartbeat(self.reporter, self.heartbeat_s) as hb:
             try:
-                for batch in read_batches(lines, self.batch):
+                for batch in read_batches(lines, self.batch, self.parse):
                     batch = self._trees(batch, self._prepare(batch, hb), hb)
                     for item in batch:
                         latch.check()

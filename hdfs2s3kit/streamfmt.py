@@ -221,6 +221,9 @@ class _FrameCipher:
                 raise DataError(f"frame {index}: final frame too short for its trailer")
             (total,) = _TRAILER.unpack_from(out, framing.FRAME_HEAD_LEN)
             digest = bytes(out[framing.FRAME_HEAD_LEN + 8 : start])
+            if ptlen - start > self.frame_size:   # FORMAT.md: the final frame carries 0..frame_size
+                raise DataError(f"frame {index}: final frame of {ptlen - start} bytes exceeds the frame size "
+                                f"{self.frame_size}")
         elif ptlen - start != self.frame_size:
             raise DataError(f"frame {index}: non-final frame of {ptlen - start} bytes (frame size {self.frame_size})")
         return out[start:ptlen], final, total, digest

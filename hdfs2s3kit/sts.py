@@ -3,9 +3,18 @@
 The session returned carries botocore RefreshableCredentials: every request
 asks them for a current token and they call AssumeRole again shortly before
 expiry, so an upload lasting hours never meets an expired token.
+
+Least privilege: a run that knows where it writes passes a *session policy*
+(`session_policy`) limiting the session to those keys (or one prefix) of the
+destination bucket, whatever the role itself may do; and every session carries
+`SourceIdentity` = the real (effective) user, which CloudTrail records and
+which sticks through role chaining. The role's trust policy must allow
+`sts:SetSourceIdentity` (docs/SECURITY.md).
 """
 
+import json
 import os
+import posixpath
 import re
 import socket
 
@@ -35,14 +44,70 @@ def session_name(user=None, host=None, pid=None):
     return name if len(name) >= 2 else (name + "__")[:2]
 
 
+# Object-level actions the uploader, the skip check, the checked delete of a bad object
+# and verify need; bucket-level ones that HeadObject (404 rather than 403) and the
+# orphaned-upload clean-up need.
+OBJECT_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+                  "s3:DeleteObject")
+BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketMultipartUploads")
+MAX_POLICY_CHARS = 2048   # STS's limit on a plaintext session policy
+
+
+def _policy_doc(resources, region):
+    buckets = sorted({r.split("/", 1)[0] for r in resources})
+    stmts = [
+        {"Sid": "RunObjects", "Effect": "Allow", "Action": list(OBJECT_ACTIONS),
+         "Resource": [f"arn:aws:s3:::{r}" for r in sorted(resources)]},
+        {"Sid": "RunBuckets", "Effect": "Allow", "Action": list(BUCKET_ACTIONS),
+         "Resource": [f"arn:aws:s3:::{b}" for b in buckets]},
+        # SSE-KMS buckets: S3 calls KMS on the session's behalf, and only for S3
+        {"Sid": "BucketKeysViaS3", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+         "Resource": "*", "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region or 'us-east-1'}.amazonaws.com"}}},
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": stmts}, separators=(",", ":"))
+
+
+def session_policy(scope, region=None):
+    """The session policy for a run writing to SCOPE: [(bucket, key_or_prefix, is_prefix)].
+
+    Exact keys when they fit STS's 2,048 characters; else each bucket's common prefix
+    (cut at a '/'); else whole buckets. None for an empty scope."""
+    scope = sorted(set(scope or ()))
+    if not scope:
+        return None
+    exact = {f"{b}/{k}*" if pre else f"{b}/{k}" for b, k, pre in scope}
+    doc = _policy_doc(exact, region)
+    if len(doc) <= MAX_POLICY_CHARS:
+        return doc
+    per_bucket = {}
+    for b, k, _pre in scope:
+        per_bucket.setdefault(b, []).append(k)
+    common = set()
+    for b, keys in per_bucket.items():
+        c = posixpath.commonprefix(keys)
+        c = c[: c.rfind("/") + 1] if "/" in c else ""
+        common.add(f"{b}/{c}*")
+    doc = _policy_doc(common, region)
+    if len(doc) <= MAX_POLICY_CHARS:
+        return doc
+    return _policy_doc({f"{b}/*" for b in per_bucket}, region)
+
+
+def source_identity(user=None):
+    """SourceIdentity: the real user's name in STS's charset, 2..64 characters."""
+    name = _BAD.sub("_", user or identity.audit_name())[:64]
+    return name if len(name) >= 2 else (name + "__")[:2]
+
+
 def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, refresh_margin=None,
-                    region=None, external_id=None):
+                    region=None, external_id=None, policy=None, source_identity=None):
     """A boto3.Session whose credentials come from AssumeRole(role_arn) and refresh themselves.
 
     `base` is the session whose credentials call STS (default: the standard chain).
     `refresh_margin` (seconds before expiry to refresh) defaults to botocore's
     windows, capped at a third of `duration`. `external_id` is passed to
-    AssumeRole when the role's trust policy requires one.
+    AssumeRole when the role's trust policy requires one. `policy` (a session policy,
+    JSON) narrows what the session may do; `source_identity` defaults to the real user.
     """
     if not role_arn or not str(role_arn).startswith("arn:"):
         raise errors.UsageError(f"not a role ARN: {role_arn!r}")
@@ -51,6 +116,9 @@ def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, re
     sts = aws.client(base, "sts", region=region)
 
     extra = {"ExternalId": external_id} if external_id else {}
+    if policy:
+        extra["Policy"] = policy
+    extra["SourceIdentity"] = source_identity or globals()["source_identity"]()
 
     def fetch():
         try:
@@ -83,18 +151,19 @@ def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, re
     return sess
 
 
-def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration=3600):
+def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration=3600, scope=None):
     """The session a command works with, and the config it read (or None).
 
     The role comes from --role-arn, else from the config's `role_arn`; with
     assume_role=False the standard chain is used as is (hosts already running
     in the target role). The config is read only when a prefix is known or
-    needed, so --role-arn/--no-assume-role work without one.
+    needed, so --role-arn/--no-assume-role work without one. `scope` ([(bucket, key,
+    is_prefix)]) becomes the session policy (session_policy).
     """
     from . import config as _config
 
     cfg = None
-    if config_prefix or os.environ.get(_config.ENV_VAR) or (assume_role and not role_arn):
+    if _config.resolve_prefix(config_prefix) or (assume_role and not role_arn):
         cfg = _config.load_config(config_prefix)
     region = cfg.get("region") if cfg is not None else None
     base = aws.base_session(region=region)
@@ -103,5 +172,6 @@ def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration
     if not role_arn:
         (role_arn,) = cfg.require("role_arn")
     external_id = cfg.get("role_external_id") if cfg is not None else None
-    sess = assumed_session(role_arn, base=base, duration=duration, region=region, external_id=external_id)
+    sess = assumed_session(role_arn, base=base, duration=duration, region=region, external_id=external_id,
+                           policy=session_policy(scope, region or base.region_name))
     return sess, role_arn, sess.role_session_name, cfg

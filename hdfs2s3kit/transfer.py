@@ -141,6 +141,9 @@ class Setup:
         self.concurrency = concurrency
         self.jobs = 1              # files in flight at once (batchrun): sizes the S3 connection pool
         self.session_name = None
+        # [(bucket, key_or_prefix, is_prefix)]: where this run writes; set before the first S3
+        # call, it becomes the STS session policy (least privilege; sts.session_policy)
+        self.scope = None
         self._built = {"config": config, "base_session": session}
 
     def _once(self, name, build):
@@ -179,6 +182,10 @@ class Setup:
         return self._once("base_session", lambda: aws.base_session(region=self.region))
 
     @property
+    def session_started(self):
+        return self._built.get("session") is not None
+
+    @property
     def session(self):
         """The session S3 calls use: the config's role through STS, unless told not to."""
         return self._once("session", self._assume)
@@ -200,6 +207,8 @@ class Setup:
         kw = {"base": self.base_session, "session_name": self.session_name, "region": self.region}
         if self.config.get("role_external_id"):
             kw["external_id"] = self.config.get("role_external_id")
+        if self.scope:
+            kw["policy"] = sts.session_policy(self.scope, self.region or self.base_session.region_name)
         return sts.assumed_session(role, **kw)
 
     @property
@@ -313,15 +322,15 @@ class Transfer:
 
     @property
     def policy(self):
-        from . import authz
+        """The sitepolicy.Policy in force: site files, the config, and this run's tightening."""
+        from . import sitepolicy
 
-        return authz.policy_from_config(self.config if self.config.prefix else None, self._policy)[0]
+        return sitepolicy.effective(config=self.config if self.config.prefix else None,
+                                    flag_policy=self._policy, allowed_groups=self._allowed_groups)
 
     @property
     def allowed_groups(self):
-        if self._allowed_groups is not None:
-            return tuple(self._allowed_groups)
-        return tuple(self.config.list("allowed_groups"))
+        return self.policy.allowed_groups
 
     @property
     def part_size(self):
@@ -345,21 +354,27 @@ class Transfer:
 
         todo = [s for s in dict.fromkeys(srcs) if s not in self._decisions]
         if todo:
-            crcs = self._checksum_prefetch(todo)   # HDFS's checksums, alongside the -stat batch
+            crcs = None
             try:
+                crcs = self._checksum_prefetch(todo)   # HDFS's checksums, alongside the -stat batch
                 decisions = authz.check_paths(todo, self.setup.identity, policy=self.policy,
-                                              allowed_groups=self.allowed_groups,
                                               hadoop_cmd=self.setup.hadoop_cmd)
+            except errors.Interrupted:
+                if crcs is not None:
+                    crcs.cancel()
+                raise
+            except errors.KitError as e:
+                # The batch as a whole failed (no Hadoop client, no config): that is every
+                # file's answer, not a reason to ask again one JVM per file.
+                decisions = [authz.Decision(s, False, e.message, None, e.code) for s in todo]
             except BaseException:
                 if crcs is not None:
                     crcs.cancel()
                 raise
             if crcs is not None:
                 self._checksums.update(crcs.result())
-            for d in decisions:
-                self._decisions[d.path] = d
             for s, d in zip(todo, decisions):
-                self._decisions.setdefault(s, d)
+                self._decisions[s] = d
         return {s: self._decisions[s] for s in srcs if s in self._decisions}
 
     prepare = authorize   # the mapper's name for "authorize this batch"
@@ -450,6 +465,7 @@ class Transfer:
                 good.append(check_src(src))
             except errors.KitError:
                 pass
+        self.scope_for(pairs)
         if good:
             try:
                 self.authorize(good)
@@ -459,6 +475,20 @@ class Transfer:
                 pass   # each file's own check reports it
         for src, dest in pairs:
             yield self.one(src, dest, force=force)
+
+    def scope_for(self, pairs):
+        """The run's destinations, for the session policy, while no session exists yet."""
+        from . import paths
+
+        if self.setup.scope is not None or self.setup.session_started:
+            return
+        scope = set()
+        for src, dest in pairs:
+            try:
+                scope.add((*self.dest_for(paths.absolute(check_src(src)), dest), False))
+            except errors.KitError:
+                pass   # the file's own record says why it has no destination
+        self.setup.scope = sorted(scope) or None
 
     def one(self, src, dest=None, force=False):
         """One file; -> its finished status record. Per-file failures are
@@ -486,24 +516,35 @@ class Transfer:
         return self._report(rec)
 
     def _one(self, rec, src, dest, force):
-        from . import hdfs, hdfscrc, s3put, streamfmt
+        with contextlib.ExitStack() as stack:
+            self._one_bound(rec, src, dest, force, stack)
+
+    def _one_bound(self, rec, src, dest, force, stack):
+        from . import binding, hdfs, hdfscrc, paths, s3put, streamfmt
 
         src = check_src(src)
-        bucket, key = self.dest_for(src, dest)
+        path = paths.absolute(src)   # relative: resolved as the Hadoop client would, then decided
+        if path != src:
+            rec.update(src=path, given=src)
+        bucket, key = self.dest_for(path, dest)
         rec.update(bucket=bucket, key=key)
+        policy = self.policy
+        policy.check_destination(bucket, key)
 
         decision = self.authorize([src])[src]
-        stat = getattr(decision, "stat", None)
         if not decision.allowed:
-            code = getattr(decision, "code", None) or errors.NOPERM
-            word = "denied" if code == errors.NOPERM else _status_word(code)
-            reason = decision.reason if decision.reason.startswith(src) else f"{src}: {decision.reason}"
-            raise errors.KitError(reason, code=code, status=word)
+            raise binding.refusal(decision, path)
+        source = None
+        if hdfs.is_local(path):
+            # decided again, on the descriptor that will be read (the batch's answer was by name)
+            source = stack.enter_context(binding.open_authorized(path, self.setup.identity, policy))
+            decision = source.decision
+        stat = decision.stat
         if stat is None or getattr(stat, "is_dir", False):
             what = "is a directory (-r/--recursive sends the files below it)" if stat else "not a regular file"
-            raise errors.NoInputError(f"{src}: {what}")
+            raise errors.NoInputError(f"{path}: {what}")
         rec.update(src_bytes=int(stat.length), src_mtime=stat.mtime)
-        fp = fingerprint(src, stat)
+        fp = fingerprint(path, stat)
 
         s3 = self.setup.s3
         rec.update(role_arn=self.setup.role_arn if self.setup.assume_role else None,
@@ -522,13 +563,17 @@ class Transfer:
         rec["key_id"] = key_id
         hdfs_crc = self._checksums.get(src)
         rec.update(hdfscrc.record_fields(hdfs_crc, outcome="unchecked"))   # the reader says match/mismatch
-        with progress_mod.file_meter(self.progress, src, int(stat.length)) as meter, \
-                hdfs.open_source(src, expected_length=int(stat.length), hadoop_cmd=self.setup.hadoop_cmd) as source, \
+        if source is None:
+            source = stack.enter_context(binding.open_authorized(
+                path, self.setup.identity, policy, decision=decision, hadoop_cmd=self.setup.hadoop_cmd))
+        with progress_mod.file_meter(self.progress, path, int(stat.length)) as meter, \
                 contextlib.closing(streamfmt.EncryptingReader(
-                    progress_mod.Counting(hdfscrc.checking(source, hdfs_crc, src, rec), meter), key_id, master,
+                    progress_mod.Counting(hdfscrc.checking(source, hdfs_crc, path, rec), meter), key_id, master,
                     frame_size=self.frame_size, threads=self.threads)) as enc:
-            # open_source raises at EOF when the reader failed or came up short: the upload then
-            # aborts, since the encryptor never reached its final frame.
+            # The bound reader raises at EOF when the reader failed, came up short, or the file
+            # changed or stopped being allowed (binding), and the checker when the bytes differ
+            # from HDFS's checksum: the upload then aborts, since the encryptor never reached
+            # its final frame.
             peek = _HeaderPeek(enc)
             rec["stream_id"] = peek.header.stream_id.hex()
             meta = dict(fp)
@@ -595,12 +640,6 @@ def _merge(rec, other):
     for k, v in other.items():
         if k not in keep and v is not None:
             rec[k] = v
-
-
-def _status_word(code):
-    return {errors.NOINPUT: "no_input", errors.IOERR: "io_error", errors.UNAVAILABLE: "unavailable",
-            errors.NOUSER: "unknown_user", errors.CONFIG: "config_error", errors.TEMPFAIL: "temporary_failure",
-            errors.DATAERR: "bad_data"}.get(code, "failed")
 
 
 def _finish_failed(rec, err):

@@ -54,28 +54,29 @@ class _HeaderTap:
 
 
 def _source_digest(src, setup, *, policy=None, allowed_groups=None):
-    """(length, xxh3-128 hex) of the source as it is now; authz applies as for a transfer."""
-    from . import authz, hdfs
+    """(length, xxh3-128 hex) of the source as it is now; authz applies as for a transfer
+    (the same site policy and config, decided on the bytes read: binding)."""
+    from . import binding, paths, sitepolicy
 
-    if policy is None or allowed_groups is None:
-        p, g = authz.policy_from_config(setup.config if setup.config.prefix else None)
-        policy = policy or p
-        allowed_groups = g if allowed_groups is None else allowed_groups
-    (d,) = authz.check_paths([src], setup.identity, policy=policy, allowed_groups=allowed_groups,
-                             hadoop_cmd=setup.hadoop_cmd)
-    if not d.allowed:
-        raise errors.KitError(f"--against {src}: {d.reason}", code=d.code,
-                              status="denied" if d.code == errors.NOPERM else "failed")
+    pol = sitepolicy.effective(config=setup.config if setup.config.prefix else None, flag_policy=policy,
+                               allowed_groups=allowed_groups)
+    src = paths.absolute(src)
     h = xxhash.xxh3_128()
     buf = bytearray(1 << 20)
     mv = memoryview(buf)
-    with hdfs.open_source(src, expected_length=d.stat.length, hadoop_cmd=setup.hadoop_cmd) as r:
+    try:
+        r = binding.open_authorized(src, setup.identity, pol, hadoop_cmd=setup.hadoop_cmd)
+    except errors.KitError as e:
+        if getattr(e, "decision", None) is None:
+            raise
+        raise errors.KitError(f"--against {e.message}", code=e.code, status=e.status) from None
+    with r:
         while True:
             n = r.readinto(mv)
             if not n:
                 break
             h.update(mv[:n])
-    return d.stat.length, h.hexdigest()
+    return r.stat.length, h.hexdigest()
 
 
 def verify(url, setup, *, against=None, threads=None, policy=None, allowed_groups=None):

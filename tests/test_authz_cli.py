@@ -186,12 +186,13 @@ def test_allowed_groups_and_policy_come_from_the_ssm_config(scene, boto):
     assert [x["decision"] for x in recs] == ["deny", "allow"]
     assert "not an allowed group" in recs[0]["reason"]
     assert recs[0]["groups"] == [scene.mkt] and recs[0]["allowed_groups"] == [scene.mkt]
-    # The config's policy is the default; --policy overrides it.
+    # The config's policy applies; --policy can only add a rule to it, never replace it.
     ssm.put_parameter(Name="/h2s-authz/authz_policy", Value="posix", Type="String", Overwrite=True)
     r = scene.check(scene.dave, "--audit", paths[1], env={"HDFS2S3_CONFIG": "/h2s-authz"})
-    assert audit(r)[0]["policy"] == "posix"
+    assert audit(r)[0]["policy"] == "posix" and audit(r)[0]["policy_from"] == ["ssm:/h2s-authz"]
     r = scene.check(scene.dave, "--audit", "--policy", "group", "--config", "/h2s-authz", paths[1])
-    assert audit(r)[0]["policy"] == "group"
+    assert audit(r)[0]["policy"] == "group+posix"
+    assert audit(r)[0]["policy_from"] == ["ssm:/h2s-authz", "flag:--policy"]
 
 
 def test_audit_has_one_json_line_per_decision_with_the_real_file_facts(scene):

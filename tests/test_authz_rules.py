@@ -69,12 +69,36 @@ def test_audit_record_names_only_the_groups_that_count():
     assert authz.Decision("/p", False, "gone", None, 66, identity=ALICE).audit_record()["decision"] == "error"
 
 
-def test_config_policy_and_override():
+def test_layers_only_tighten_rules_and_groups(monkeypatch):
+    from hdfs2s3kit import sitepolicy
     from hdfs2s3kit.config import Config
 
-    cfg = Config("/c", {"authz_policy": "posix", "allowed_groups": "fin, ops"})
-    assert authz.policy_from_config(cfg) == ("posix", ("fin", "ops"))
-    assert authz.policy_from_config(cfg, "group") == ("group", ("fin", "ops"))
-    assert authz.policy_from_config(None) == ("group", ())
+    monkeypatch.setattr(sitepolicy, "site_files", lambda: ())
+    cfg = Config("/c", {"authz_policy": "posix", "allowed_groups": "fin, domain users"})
+    pol = sitepolicy.effective(config=cfg)
+    assert (pol.rules, pol.allowed_groups, pol.sources) == (("posix",), ("fin", "domain users"), ("ssm:/c",))
+    # --policy adds a rule, never replaces the config's
+    pol = sitepolicy.effective(config=cfg, flag_policy="group")
+    assert pol.rules == ("group", "posix") and pol.sources == ("ssm:/c", "flag:--policy")
+    # a caller's allowed_groups intersect the config's
+    assert sitepolicy.effective(config=cfg, allowed_groups=["fin", "ops"]).allowed_groups == ("fin",)
+    assert sitepolicy.effective().rules == ("group",) and sitepolicy.effective().allowed_groups is None
     with pytest.raises(errors.ConfigError):
-        authz.policy_from_config(Config("/c", {"authz_policy": "acls"}))
+        sitepolicy.effective(config=Config("/c", {"authz_policy": "acls"}))
+    with pytest.raises(errors.UsageError):
+        sitepolicy.effective(flag_policy="acls")
+
+
+def test_both_rules_must_allow():
+    # group member, but the mode gives the group no read bit: group allows, posix denies
+    ok, reason = authz.decide(st(group="fin", mode=0o600), ALICE, "group+posix")
+    assert not ok and "no read permission for group" in reason
+    assert authz.decide(st(group="fin", mode=0o640), ALICE, "group+posix")[0]
+
+
+def test_local_files_compare_gids_not_names():
+    me = Identity("alice", ("alice", "54321"), uid=1000, gids=(1000, 2000))
+    unnamed = FileStat("/p", "1001", "54321", 0o640, 1, 0.0, False, uid=1001, gid=54321)
+    assert not authz.decide(unnamed, me, "group")[0]
+    named = FileStat("/p", "root", "whatever", 0o640, 1, 0.0, False, uid=0, gid=2000)
+    assert authz.decide(named, me, "group")[0]

@@ -30,6 +30,7 @@ def keys(tmp_path_factory):
     for name in ("k", "other"):
         key = Fernet.generate_key()
         (d / name).write_bytes(key + b"\n")
+        (d / name).chmod(0o600)
         out[name] = (str(d / name), key)
     return out
 
@@ -196,8 +197,9 @@ def test_missing_key_file_exits_66_and_bad_key_file_78(keys, tmp_path):
     r = run(DEC, "--key-file", tmp_path, input=b"x")
     assert r.returncode == errors.NOINPUT and b"is a directory" in r.stderr
     (tmp_path / "bad").write_text("not-a-key\n")
+    (tmp_path / "bad").chmod(0o600)
     r = run(ENC, "--key-file", tmp_path / "bad", input=b"x")
-    assert r.returncode == errors.CONFIG and b"does not hold a Fernet key" in r.stderr
+    assert r.returncode == errors.CONFIG and b"exactly one Fernet key" in r.stderr
     assert r.stdout == b""
 
 

@@ -40,14 +40,7 @@ def test_unknown_user_is_67():
     assert e.value.code == 67 and e.value.message == "unknown user: h2s-nobody-here"
 
 
-@pytest.mark.parametrize("bad", ["-Gn", "", "a/b", "x\ny"])
+@pytest.mark.parametrize("bad", ["-Gn", "", "a/b", "x\ny", "0"])
 def test_names_that_could_be_options_or_are_impossible_are_refused(bad):
     with pytest.raises(errors.UsageError):
         identity.lookup(bad)
-
-
-def test_missing_id_command_is_69(monkeypatch):
-    monkeypatch.setattr(identity, "ID_CMD", "/nonexistent/id")
-    with pytest.raises(errors.UnavailableError):
-        identity.lookup("root")
-

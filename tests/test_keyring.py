@@ -96,7 +96,8 @@ def test_command_with_an_empty_config_prefix_exits_78(aws_env):
 
 def test_key_file_keyring_has_a_fingerprint_id_and_tolerates_a_newline(tmp_path):
     key = Fernet.generate_key()
-    (tmp_path / "k").write_bytes(b"  " + key + b"\n")
+    (tmp_path / "k").write_bytes(key + b"\n")
+    (tmp_path / "k").chmod(0o600)
     ring = keyring.load_keyring(key_file=str(tmp_path / "k"))
     kid, got = ring.active()
     assert got == key and kid == keyring.fingerprint_id(key)
@@ -107,6 +108,7 @@ def test_key_file_keyring_has_a_fingerprint_id_and_tolerates_a_newline(tmp_path)
 
 def test_a_key_file_that_is_not_a_key_names_the_file_but_not_its_content(tmp_path):
     (tmp_path / "k").write_text("s3cr3t-but-not-a-key\n")
+    (tmp_path / "k").chmod(0o600)
     with pytest.raises(errors.ConfigError) as e:
         keyring.load_keyring(key_file=str(tmp_path / "k"))
     assert str(tmp_path / "k") in e.value.message and "s3cr3t" not in e.value.message

@@ -169,8 +169,9 @@ def test_hdfs_batch_is_authorized_in_one_hadoop_launch(kit, hadoop, hdfs_dir):
     r = kit.transfer(*[f"{hpath}/{n}" for n in names], env=hadoop.env())
     assert r.returncode == 0, r.stderr
     assert [x["status"] for x in records(r.stdout)] == ["ok"] * 3
-    # one `-stat` and one `-checksum` (alongside) for the whole batch, then one `-cat` per file
-    assert hadoop.launches() - before == 2 + len(names)
+    # one `-stat` and one `-checksum` (alongside) for the whole batch, then per file one `-cat` and
+    # the re-check `-stat` after it (binding)
+    assert hadoop.launches() - before == 2 + 2 * len(names)
     assert kit.decrypt(f"{KEY_PREFIX}{hpath}/b.csv") == b"1\n" * 1000
 
 

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .. import authz, errors, hdfs, identity
+from .. import authz, errors, hdfs, identity, paths as pathmod
 from . import clikit, common
 
 PROG = "authz-check"
@@ -14,14 +14,8 @@ PROG = "authz-check"
 app = clikit.app()
 
 
-def read_records(stream, sep):
-    """Non-empty records of a binary stream split on sep, as str (undecodable bytes kept)."""
-    buf = b""
-    while chunk := stream.read(1 << 16):
-        *items, buf = (buf + chunk).split(sep)
-        yield from (i.decode(errors="surrogateescape").rstrip("\r") for i in items if i.strip(b"\r"))
-    if buf.strip(b"\r"):
-        yield buf.decode(errors="surrogateescape").rstrip("\r")
+def _refused(path, err):
+    return authz.Decision(path, False, err.message, None, err.code)
 
 
 def _check(paths, user, policy, config_prefix, audit, null):
@@ -30,20 +24,25 @@ def _check(paths, user, policy, config_prefix, audit, null):
     if user is not None and os.geteuid() != 0 and user != identity.effective_user():
         raise errors.PermissionDeniedError("only root may check on behalf of another user (--user)")
     ident = identity.lookup(user)
-    cfg = None
-    if config_prefix or os.environ.get("HDFS2S3_CONFIG"):
-        from .. import config  # imports boto3: only when a config is asked for
-
-        cfg = config.load_config(config_prefix)
-    policy, allowed_groups = authz.policy_from_config(cfg, policy)
+    pol = common.effective_policy(config_prefix, policy)
     sep = b"\0" if null else b"\n"
-    source = paths or read_records(sys.stdin.buffer, sep)
+
+    def source():
+        for p in paths or pathmod.records(sys.stdin.buffer, null):
+            if not null and not paths:
+                # a line listing cannot carry these; what comes out must be what went in
+                why = pathmod.line_problem(p)
+                if why:
+                    yield _refused(p, errors.UsageError(f"refusing {errors.printable(p)}: {why}"))
+                    continue
+            yield p
+
     codes = []
-    for d in authz.check_iter(source, ident, policy=policy, allowed_groups=allowed_groups):
-        if not d.allowed and not audit:   # with --audit the JSON line says it: stderr stays JSON lines
-            common.log(PROG, f"denied {d.path}: {d.reason}" if d.stat else d.reason)
+    for d in authz.check_iter(source(), ident, policy=pol):
         if audit:
             common.emit_json(d.audit_record(), sys.stderr)
+        elif not d.allowed:
+            common.log(PROG, f"denied {d.path}: {d.reason}" if d.stat else d.reason)
         if d.allowed and not paths:
             sys.stdout.buffer.write(d.path.encode(errors="surrogateescape") + sep)
         codes.append(d.code)
@@ -53,20 +52,24 @@ def _check(paths, user, policy, config_prefix, audit, null):
 @app.command(help="Check that a user may move files, by the file's HDFS group (or POSIX bits).\n\n"
              "With PATHs: exit 0 if all are allowed, 77 if any is denied. Without: a filter reading paths "
              "from stdin (one per line, or NUL-separated with -0), writing the allowed ones to stdout. "
-             "Denials go to stderr. Exit 66 if a path is missing and nothing else failed; 67 unknown user; "
-             "69 Hadoop client missing ($HADOOP_CMD, default `hadoop`); 2 for a path starting with '-' "
-             "(the whole run with PATHs, per path in filter mode).")
+             "Denials go to stderr (with --audit: only JSON lines, one per decision). A site policy "
+             "(/etc/hdfs2s3kit/site.conf, docs/SECURITY.md) and the SSM config can only be tightened by "
+             "--policy. Exit 66 if a path is missing and nothing else failed; 67 unknown user; "
+             "69 Hadoop client missing ($HADOOP_CMD, default `hadoop`); 2 for a path starting with '-', "
+             "or holding a newline, CR or TAB in a line listing (the whole run with PATHs, per path in "
+             "filter mode).")
 def check(
     paths: Optional[List[str]] = typer.Argument(None, help="bare /path, hdfs://, viewfs:// or file:// paths"),
-    user: Optional[str] = typer.Option(None, "--user", help="check for this user (root only; default: you)"),
+    user: Optional[str] = typer.Option(None, "--user", help="check for this user name (root only; default: you)"),
     policy: Optional[str] = typer.Option(None, "--policy",
-                                         help="group | posix (default: config authz_policy, else group)"),
+                                         help="group | posix | group+posix: added to the site's and "
+                                              "config's rules (all must allow)"),
     config_prefix: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)"),
-    audit: bool = typer.Option(False, "--audit", help="one JSON line per decision on stderr (and only "
-                               "those: denials are in them)"),
+    audit: bool = typer.Option(False, "--audit", help="stderr is JSON lines only: one per decision"),
     null: bool = typer.Option(False, "-0", "--null", help="stdin/stdout paths are NUL-separated"),
 ):
-    raise typer.Exit(common.run(PROG, _check, paths or [], user, policy, config_prefix, audit, null))
+    raise typer.Exit(common.run(PROG, _check, paths or [], user, policy, config_prefix, audit, null,
+                                json_errors=audit))
 
 
 def main():

@@ -2,6 +2,7 @@
 
 import mmap
 import os
+from typing import Optional
 
 import typer
 
@@ -18,10 +19,17 @@ def _write_all(fd, view):
         view = view[n:]
 
 
-def cat_to_fd(src, fd, hadoop_cmd=None):
-    """Stream SRC to fd, checking the reader's exit status and SRC's length; returns the byte count."""
+def cat_to_fd(src, fd, hadoop_cmd=None, config_prefix=None):
+    """Stream SRC to fd if this user may move it (the policy in force: site, config), checking
+    the reader's exit status, SRC's length and, at EOF, that the file read is the one allowed
+    (binding); returns the byte count."""
+    from .. import binding, identity, paths
+
     fastio.enlarge_pipe(fd, CHUNK)
-    with hdfs.open_checked(src, hadoop_cmd=hadoop_cmd) as r:
+    src = paths.absolute(src)
+    hdfs.check_path(src)
+    with binding.open_authorized(src, identity.lookup(), common.effective_policy(config_prefix, None),
+                                 hadoop_cmd=hadoop_cmd) as r:
         while n := r.send_to(fd, CHUNK):  # in-kernel copy when fd allows it
             pass
         if n is None:  # e.g. a terminal: copy through a page-aligned buffer instead
@@ -38,14 +46,18 @@ def cat_to_fd(src, fd, hadoop_cmd=None):
 
 def register(app):
     @app.command("cat", help="Stream SRC (bare /path, hdfs://, viewfs:// via `hadoop fs -cat`; file:// "
-                 "locally) to stdout. Exit 74 if the reader fails or the byte count differs from the "
+                 "locally) to stdout, if you may move it (as authz-check decides; nothing is written "
+                 "otherwise). Exit 77 if denied, or if the file stopped being allowed while read; 65 if "
+                 "it changed while read; 74 if the reader fails or the byte count differs from the "
                  "length `-stat` reported; 66 if SRC is missing or a directory; 69 if the Hadoop client "
-                 "($HADOOP_CMD, default `hadoop`) is missing.")
-    def cat(src: str = typer.Argument(..., help="the source path")):
+                 "($HADOOP_CMD, default `hadoop`) is missing. After a non-zero exit, discard what was "
+                 "written.")
+    def cat(src: str = typer.Argument(..., help="the source path"),
+            config: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)")):
         clikit.quiet_sigpipe()
-        raise typer.Exit(common.run(PROG, _cat, src))
+        raise typer.Exit(common.run(PROG, _cat, src, config))
 
 
-def _cat(src):
-    cat_to_fd(src, 1)
+def _cat(src, config):
+    cat_to_fd(src, 1, config_prefix=config)
     return 0

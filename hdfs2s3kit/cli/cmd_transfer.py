@@ -8,24 +8,34 @@ from . import common
 from . import object_options as objopts
 
 
-def _read_listing(from_file):
-    """LISTING lines (`SRC` or `SRC<TAB>DEST`) from a file, or stdin for '-'."""
+def _read_listing(from_file, null=False):
+    """LISTING (`SRC` or `SRC<TAB>DEST` lines; with null, NUL-separated SRC records taken byte
+    for byte) from a file, or stdin for '-'."""
     import sys
 
-    from .. import errors
+    from .. import errors, paths
 
     if from_file.startswith("-") and from_file != "-":
         raise errors.UsageError(f"refusing a --from-file that looks like an option: {from_file!r} (use ./{from_file})")
     try:
-        f = sys.stdin if from_file == "-" else open(from_file, encoding="utf-8")
+        f = sys.stdin.buffer if from_file == "-" else open(from_file, "rb")
     except OSError as e:
         raise errors.NoInputError(f"--from-file {from_file}: {e.strerror}") from None
     out = []
     with f if from_file != "-" else _nullcontext():
-        for line in f:
-            line = line.rstrip("\r\n")
-            if line.strip():
-                src, _, d = line.partition("\t")
+        for n, rec in enumerate(paths.records(f, null), 1):
+            if null:
+                out.append((rec, None))
+                continue
+            src, tab, d = rec.partition("\t")
+            # One TAB separates SRC from an s3:// DEST; any other TAB, or a CR, is part of a
+            # name the line format cannot carry: refused, never split or trimmed.
+            if tab and (not d.startswith("s3://") or "\t" in d):
+                src, d = rec, ""
+            why = paths.line_problem(src) or paths.line_problem(d)
+            if why:
+                raise errors.UsageError(f"--from-file {from_file} line {n}: {why}")
+            if src.strip():
                 out.append((src, d or None))
     return out
 
@@ -36,7 +46,7 @@ def _nullcontext():
     return contextlib.nullcontext()
 
 
-def _items(args, from_file, recursive=False):
+def _items(args, from_file, recursive=False, null=False):
     """SRC... [DEST] plus LISTING lines -> [(src, dest)]."""
     from .. import errors
 
@@ -48,13 +58,13 @@ def _items(args, from_file, recursive=False):
         raise errors.UsageError(f"several sources need a DEST ending in '/' (a prefix), not {dest}")
     items = [(a, dest) for a in args]
     if from_file:
-        items += _read_listing(from_file)
+        items += _read_listing(from_file, null)
     if not items:
         raise errors.UsageError("nothing to transfer: give SRC arguments or --from-file LISTING")
     return items
 
 
-def _run(args, from_file, force, notify, recursive, include, exclude, jobs, obj, bwlimit, **kw):
+def _run(args, from_file, force, notify, recursive, include, exclude, jobs, obj, bwlimit, null=False, **kw):
     from .. import batchrun, bwlimit as bw, errors, listing, notifications, objectopts, transfer, verbosity
 
     if notify not in (None, "none", *notifications.MODES):
@@ -66,7 +76,7 @@ def _run(args, from_file, force, notify, recursive, include, exclude, jobs, obj,
     opts = objectopts.parse(*obj)
     limit = bw.limiter(bwlimit)
     kw["part_size"] = _size(kw.get("part_size"), "--part-size")
-    items = _items(args, from_file, recursive)
+    items = _items(args, from_file, recursive, null)
     if recursive:
         filt = listing.Filter(include, exclude)
         items = listing.expand(items, filt=filt, hadoop_cmd=None,
@@ -141,6 +151,8 @@ def register(app):
                                      "(would_send, would_skip, denied, ...); nothing read or uploaded."),
         jobs: int = typer.Option(1, "-j", "--jobs", help="Files in flight at once (shared set-up; memory grows "
                                  "with N, see README)."),
+        null: bool = typer.Option(False, "-0", "--null", help="--from-file holds NUL-separated sources "
+                                  "(any name, byte for byte; DEST by the default mapping)."),
         force: bool = typer.Option(False, "--force", help="Send again even if DEST holds the same source version."),
         config: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (default $HDFS2S3_CONFIG)."),
         key_file: Optional[str] = typer.Option(None, "--key-file", help="Offline Fernet key file instead of SSM."),
@@ -164,7 +176,7 @@ def register(app):
 
         show = common.stderr_is_tty() and not verbosity.quiet() if progress is None else progress
         rc = common.run("transfer", _run, args, from_file, force, notify, recursive, include, exclude, jobs,
-                        (storage_class, tag, metadata, sse, sse_kms_key_id), bwlimit, config_prefix=config,
+                        (storage_class, tag, metadata, sse, sse_kms_key_id), bwlimit, null=null, config_prefix=config,
                         key_file=key_file, role_arn=role_arn, assume_role=assume_role, threads=threads,
                         part_size=part_size, concurrency=concurrency, metrics=metrics, dry_run=dry_run,
                         progress=show)

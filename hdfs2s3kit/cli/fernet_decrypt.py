@@ -7,12 +7,13 @@ import typer
 
 from .. import fastio, keyring, streamfmt
 from . import clikit
-from .common import emit_json, run
+from .common import emit_json, need_stdin_stdout, run
 
 PROG = "fernet-decrypt"
 
 
 def _decrypt(key_file, config, threads, summary):
+    need_stdin_stdout()
     ring = keyring.load_keyring(key_file=key_file, config=config)
     src, dst = fastio.std_streams()
     result = streamfmt.decrypt_stream(src, dst, ring, threads=threads)

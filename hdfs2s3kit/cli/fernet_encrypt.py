@@ -9,7 +9,7 @@ import typer
 
 from .. import errors, fastio, framing, keyring, streamfmt
 from . import clikit
-from .common import emit_json, run
+from .common import emit_json, need_stdin_stdout, run
 
 PROG = "fernet-encrypt"
 _UNITS = {"": 1, "k": 1024, "m": 1024**2}
@@ -23,6 +23,7 @@ def parse_size(text):
 
 
 def _encrypt(key_file, config, frame_size, threads, summary):
+    need_stdin_stdout()
     size = parse_size(frame_size)
     try:
         framing.check_frame_size(size)

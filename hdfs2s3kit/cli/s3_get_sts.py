@@ -48,7 +48,8 @@ def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, 
         if sys.stdout.isatty():
             raise errors.UsageError("stdout is a terminal: redirect or pipe the object's bytes")
         session, role, name, cfg = sts.session_for(role_arn=role_arn, assume_role=assume_role,
-                                                   config_prefix=config, duration=duration)
+                                                   config_prefix=config, duration=duration,
+                                                   scope=[(bucket, key, False)])
         rec.update(role_arn=role, session_name=name)
         conc = concurrency or (cfg.int("concurrency") if cfg is not None else None) or s3get.DEFAULT_CONCURRENCY
         s3 = aws.s3_client(session, concurrency=conc)

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .. import aws, errors, identity, s3put, status, stdfds, sts, verbosity
+from .. import aws, errors, identity, s3put, sitepolicy, status, stdfds, sts, verbosity
 from . import clikit, common
 from . import credential_options as opts
 from . import object_options as objopts
@@ -63,8 +63,10 @@ def _main(url, role_arn, assume_role, config, duration, expected_size, framed, p
             raise errors.NoInputError("stdin is closed: nothing to upload")
         if sys.stdin is None or sys.stdin.isatty():
             raise errors.UsageError("stdin is a terminal: pipe the data to upload into s3-put-sts")
+        sitepolicy.effective().check_destination(bucket, key)   # the site's allowed destinations
         session, role, name, cfg = sts.session_for(role_arn=role_arn, assume_role=assume_role,
-                                                   config_prefix=config, duration=duration)
+                                                   config_prefix=config, duration=duration,
+                                                   scope=[(bucket, key, False)])
         rec.update(role_arn=role, session_name=name)
         if cfg is not None:
             psize = psize or cfg.int("part_size")

@@ -87,6 +87,33 @@ def build_fallback_venv(base):
     return str(venv / "bin")
 
 
+def _rename_group(old, new):
+    """Rename a group in /etc/group and /etc/gshadow, to a name groupadd refuses (a space, all
+    digits: names SSSD/AD hand out). Under the shadow suite's lock (lckpwdf), which
+    useradd/groupadd take too, so tests running side by side cannot lose an entry."""
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    if libc.lckpwdf() != 0:
+        raise RuntimeError("cannot lock the user database (lckpwdf)")
+    try:
+        for path in ("/etc/group", "/etc/gshadow"):
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                lines = f.read().splitlines(keepends=True)
+            out = [new + ln[len(old):] if ln.startswith(old + ":") else ln for ln in lines]
+            st = os.stat(path)
+            tmp = path + ".h2s-tmp"
+            with open(tmp, "w") as f:
+                f.writelines(out)
+            os.chown(tmp, st.st_uid, st.st_gid)
+            os.chmod(tmp, st.st_mode)
+            os.replace(tmp, path)
+    finally:
+        libc.ulckpwdf()
+
+
 class LinuxUsers:
     """Create users/groups on demand by label; `name(label)` gives the real name."""
 
@@ -95,12 +122,26 @@ class LinuxUsers:
         self.bindir = bindir
         self.home = home
         self._users, self._groups = {}, {}
+        self._renamed = {}   # odd name -> the valid name it was created under
 
     def group(self, label):
         if label not in self._groups:
             name = f"h2s{self.tag}{label}"[:32]
             _sh("groupadd", name)
             self._groups[label] = name
+        return self._groups[label]
+
+    def odd_group(self, label, name, members=()):
+        """A group whose real name is NAME exactly (spaces, digits allowed), with these members
+        (user labels). groupadd refuses such names, so it is created valid, then renamed."""
+        if label not in self._groups:
+            valid = self.group(label + "x")
+            for m in members:
+                _sh("usermod", "-a", "-G", valid, self.user(m))
+            _rename_group(valid, name)
+            self._renamed[name] = valid
+            self._groups[label] = name
+            del self._groups[label + "x"]
         return self._groups[label]
 
     def user(self, label, groups=()):
@@ -136,6 +177,9 @@ class LinuxUsers:
         for name in self._users.values():
             subprocess.run(["userdel", name], stderr=subprocess.DEVNULL)
         for name in self._groups.values():
+            if name in self._renamed:
+                _rename_group(name, self._renamed[name])
+                name = self._renamed[name]
             subprocess.run(["groupdel", name], stderr=subprocess.DEVNULL)
 
 

@@ -1,0 +1,139 @@
+"""authz-check decides on exactly what was given, for exactly who asks, under a policy the
+caller cannot switch off. Real Linux users and groups (odd names included), the real
+Hadoop FsShell over viewfs, and file:// paths."""
+
+import grp
+import json
+import os
+import random
+
+import pytest
+
+from harness.hadoop import world_tmp
+from test_authz_cli import make_file
+
+
+def jlines(b):
+    return [json.loads(ln) for ln in b.decode().splitlines()]
+
+
+@pytest.fixture
+def odd(hadoop, hdfs_dir, linux_users):
+    """erin is in the group literally named '<tag>fin team' (a space, as SSSD/AD names go) and
+    in a group literally named '<N>', N an unused gid; she is not in '<tag>fin'."""
+    u = linux_users
+    erin = u.user("erin")
+    fin = u.group("fin")
+    team = u.odd_group("finteam", f"{fin} team", members=["erin"])
+    used = {g.gr_gid for g in grp.getgrall()}
+    n = next(g for g in random.sample(range(50000, 60000), 200) if g not in used and not _named(str(g)))
+    digits = u.odd_group(f"num{n}", str(n), members=["erin"])
+    hpath, local = hdfs_dir
+    make_file(local, "fin.csv", "root", fin, 0o640)
+    make_file(local, "team.csv", "root", team, 0o640)
+    p = local / "unnamed-gid.csv"
+    p.write_bytes(b"x")
+    os.chown(p, 0, n)        # gid n has no group entry: it shows as the number
+    os.chmod(p, 0o640)
+
+    def check(*args, user=erin, input=None, env=None):
+        return u.run(user, [u.cmd("authz-check"), *args], input=input, env=dict(hadoop.env(), **(env or {})))
+
+    return type("Odd", (), dict(u=u, erin=erin, fin=fin, team=team, digits=digits, n=n, dir=hpath, local=local,
+                                check=staticmethod(check), hadoop=hadoop))
+
+
+def _named(name):
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def test_group_names_are_exact_and_local_files_compare_gids(odd):
+    # HDFS path (names): membership of '<tag>fin team' is not membership of '<tag>fin'. (Hadoop's
+    # local filesystem, behind viewfs here, cuts a group name at its space, so it reports team.csv's
+    # group as '<tag>fin' too: also not erin's.)
+    r = odd.check("--audit", f"{odd.dir}/fin.csv", f"{odd.dir}/team.csv")
+    recs = jlines(r.stderr)
+    assert [(x["group"], x["decision"]) for x in recs] == [(odd.fin, "deny")] * 2, recs
+    assert odd.team in recs[1]["groups"] and odd.fin not in recs[1]["groups"]
+    r = odd.check("--audit", *(f"file://{odd.local / n}" for n in ("fin.csv", "team.csv", "unnamed-gid.csv")))
+    recs = jlines(r.stderr)
+    # a group *named* after the number is not the unnamed gid of that number
+    assert [x["decision"] for x in recs] == ["deny", "allow", "deny"], recs
+    assert recs[2]["group"] == str(odd.n) and recs[2]["group_gid"] == odd.n and odd.digits in recs[2]["groups"]
+    assert r.returncode == 77
+
+
+def test_user_option_takes_a_name_not_a_uid(odd):
+    import pwd
+
+    uid = str(pwd.getpwnam(odd.erin).pw_uid)
+    r = odd.check("--user", uid, f"file://{odd.local / 'team.csv'}", user="root")
+    assert r.returncode == 2 and b"a user name, not a uid" in r.stderr
+    r = odd.check("--user", odd.erin, f"file://{odd.local / 'team.csv'}", user="root")
+    assert r.returncode == 0, r.stderr
+
+
+def test_nul_listing_is_taken_byte_for_byte_and_line_listing_refuses_what_it_cannot_carry(odd):
+    make_file(odd.local, "cr", "root", odd.team, 0o640)           # allowed
+    make_file(odd.local, "cr\r", "root", odd.fin, 0o640)          # denied
+    make_file(odd.local, "a\tb", "root", odd.team, 0o640)         # allowed, but holds a TAB
+    cr, crr, tab = (f"file://{odd.local / n}" for n in ("cr", "cr\r", "a\tb"))
+    r = odd.check("-0", input=f"{crr}\0".encode())
+    assert (r.returncode, r.stdout) == (77, b"")   # was: exit 0, printing the allowed `cr`
+    r = odd.check("-0", input=f"{cr}\0{tab}\0".encode())
+    assert (r.returncode, r.stdout) == (0, f"{cr}\0{tab}\0".encode()), r.stderr
+    # One path per line cannot carry a CR or a TAB (the next tool reads SRC<TAB>DEST): refused, not trimmed
+    r = odd.check(input=f"{crr}\n{tab}\n{cr}\n".encode())
+    assert r.returncode == 2 and r.stdout == f"{cr}\n".encode()
+    err = r.stderr.decode()
+    assert "carriage return" in err and "a TAB" in err and "\r" not in err and "\t" not in err
+
+
+def test_audit_stderr_is_json_lines_only_and_relative_paths_are_audited_absolute(odd):
+    home = odd.hadoop.root / "user" / odd.erin
+    home.mkdir(exist_ok=True)
+    os.chown(home, 0, 0)
+    os.chmod(home, 0o755)
+    make_file(home, "rel.csv", "root", odd.u.group("erinpg"), 0o640)
+    missing = f"{odd.dir}/nope.csv"
+    r = odd.check("--audit", "-0", input=f"rel.csv\0{odd.dir}/fin.csv\0{missing}\0-x\0".encode())
+    recs = jlines(r.stderr)      # every stderr line is JSON: denials, errors and refusals too
+    assert [x.get("decision") for x in recs] == ["allow", "deny", "error", "error"], recs
+    assert recs[0]["path"] == f"/user/{odd.erin}/rel.csv" and recs[0]["given"] == "rel.csv"
+    assert r.stdout.split(b"\0")[0] == f"/user/{odd.erin}/rel.csv".encode()
+    r = odd.check("--audit", "--user", "h2s-nobody", "/x", user="root")
+    assert r.returncode == 67 and jlines(r.stderr)[0]["event"] == "error"
+
+
+def _site(text, owner=None):
+    d = world_tmp("h2s-site-")
+    p = os.path.join(d, "site.conf")
+    with open(p, "w") as f:
+        f.write(text)
+    os.chmod(p, 0o644)
+    if owner is not None:
+        os.chown(p, owner, -1)
+    return p
+
+
+def test_site_policy_cannot_be_switched_off_by_flags_or_environment(odd):
+    import pwd
+
+    team = f"file://{odd.local / 'team.csv'}"
+    os.chmod(odd.local / "team.csv", 0o644)          # posix alone would allow anyone ("other")
+    site = _site(f"authz_policy = group\nallowed_groups = {odd.fin}\n")
+    r = odd.check("--audit", "--policy", "posix", team, env={"HDFS2S3_SITE_CONF": site})
+    (rec,) = jlines(r.stderr)
+    assert r.returncode == 77 and rec["decision"] == "deny" and "not an allowed group" in rec["reason"]
+    assert rec["policy"] == "group+posix" and rec["policy_from"] == [f"site:{site}", "flag:--policy"]
+    assert rec["allowed_groups"] == [odd.fin]
+    # a site file the user could have written is ignored, with a warning (JSON under --audit)
+    mine = _site("allowed_groups = nobody-at-all\n", owner=pwd.getpwnam(odd.erin).pw_uid)
+    r = odd.check("--audit", team, env={"HDFS2S3_SITE_CONF": mine})
+    recs = jlines(r.stderr)
+    assert recs[0]["event"] == "warning" and "not owned by root" in recs[0]["message"]
+    assert recs[1]["decision"] == "allow" and r.returncode == 0
