@@ -47,8 +47,8 @@ def session_name(user=None, host=None, pid=None):
 # Object-level actions the uploader, the skip check, the checked delete of a bad object
 # and verify need; bucket-level ones that HeadObject (404 rather than 403) and the
 # orphaned-upload clean-up need.
-OBJECT_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-                  "s3:DeleteObject")
+OBJECT_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:AbortMultipartUpload",
+                  "s3:ListMultipartUploadParts", "s3:DeleteObject", "s3:DeleteObjectVersion")
 BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketMultipartUploads")
 MAX_POLICY_CHARS = 2048   # STS's limit on a plaintext session policy
 

@@ -97,10 +97,12 @@ def _stream_with_final_payload(master, frame_size, payload):
     wrapped = streamfmt.seal_token(streamfmt.raw_key(master), data_key + framing.header_binding(signed),
                                    iv=os.urandom(16), ts=int(time.time()))
     fc = streamfmt._FrameCipher(data_key, sid, frame_size)
-    out = memoryview(bytearray(4 + framing.max_token_len(frame_size + 64)))
+    buf = streamfmt._encrypt_slot(frame_size + 64)
+    at = streamfmt._PAYLOAD_OFFSET
+    buf[at : at + len(payload)] = payload
     trailer = struct.pack(">Q", len(payload)) + xxhash.xxh3_128(payload).digest()
-    n = fc.seal(out, payload, 0, True, trailer, os.urandom(16), int(time.time()))
-    return kid, framing.encode_header(signed, wrapped) + bytes(out[:n])
+    n = fc.seal(buf, len(payload), 0, True, trailer, os.urandom(16), int(time.time()))
+    return kid, framing.encode_header(signed, wrapped) + bytes(buf[:n])
 
 
 def test_a_final_frame_longer_than_the_frame_size_is_refused(key):
