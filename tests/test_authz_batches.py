@@ -10,7 +10,7 @@ from test_authz_cli import make_file
 
 def _scene(linux_users, hadoop, hdfs_dir):
     u = linux_users
-    erin = u.user("erin", ["fin"])
+    erin = u.user("batu", ["fin"])
     hpath, local = hdfs_dir
     make_file(local, "a.csv", "root", u.group("fin"), 0o640)
     make_file(local, "b.csv", "root", u.group("fin"), 0o640)

@@ -22,12 +22,12 @@ def odd(hadoop, hdfs_dir, linux_users):
     """erin is in the group literally named '<tag>fin team' (a space, as SSSD/AD names go) and
     in a group literally named '<N>', N an unused gid; she is not in '<tag>fin'."""
     u = linux_users
-    erin = u.user("erin")
+    erin = u.user("xena")
     fin = u.group("fin")
-    team = u.odd_group("finteam", f"{fin} team", members=["erin"])
+    team = u.odd_group("finteam", f"{fin} team", members=["xena"])
     used = {g.gr_gid for g in grp.getgrall()}
     n = next(g for g in random.sample(range(50000, 60000), 200) if g not in used and not _named(str(g)))
-    digits = u.odd_group(f"num{n}", str(n), members=["erin"])
+    digits = u.odd_group(f"num{n}", str(n), members=["xena"])
     hpath, local = hdfs_dir
     make_file(local, "fin.csv", "root", fin, 0o640)
     make_file(local, "team.csv", "root", team, 0o640)
@@ -98,7 +98,7 @@ def test_audit_stderr_is_json_lines_only_and_relative_paths_are_audited_absolute
     home.mkdir(exist_ok=True)
     os.chown(home, 0, 0)
     os.chmod(home, 0o755)
-    make_file(home, "rel.csv", "root", odd.u.group("erinpg"), 0o640)
+    make_file(home, "rel.csv", "root", odd.u.group("xenapg"), 0o640)
     missing = f"{odd.dir}/nope.csv"
     r = odd.check("--audit", "-0", input=f"rel.csv\0{odd.dir}/fin.csv\0{missing}\0-x\0".encode())
     recs = jlines(r.stderr)      # every stderr line is JSON: denials, errors and refusals too
@@ -137,3 +137,60 @@ def test_site_policy_cannot_be_switched_off_by_flags_or_environment(odd):
     recs = jlines(r.stderr)
     assert recs[0]["event"] == "warning" and "not owned by root" in recs[0]["message"]
     assert recs[1]["decision"] == "allow" and r.returncode == 0
+
+
+def test_transfer_and_s3_put_sts_honour_the_site_policy_without_any_config_variable(kit, linux_users):
+    from cryptography.fernet import Fernet
+
+    from test_transfer_support import BUCKET, PREFIX
+
+    u = linux_users
+    erin = u.user("xena")
+    d = world_tmp("h2s-site-t-")
+    src = os.path.join(d, "mine.csv")
+    with open(src, "wb") as f:
+        f.write(b"erin's own")
+    os.chown(src, 0, __import__("pwd").getpwnam(erin).pw_gid)
+    os.chmod(src, 0o640)
+    key = os.path.join(d, "k.key")
+    with open(key, "wb") as f:
+        f.write(Fernet.generate_key())
+    os.chown(key, __import__("pwd").getpwnam(erin).pw_uid, -1)
+    os.chmod(key, 0o600)
+    kit.set_config("allowed_groups", u.group("fin"))          # the company config forbids erin's group
+    site = _site(f"config_prefix = {PREFIX}\nallowed_destinations = s3://{BUCKET}/in/*\n")
+    env = {k: v for k, v in kit.env.items() if k != "HDFS2S3_CONFIG"}
+    env["HDFS2S3_SITE_CONF"] = site
+    args = ["--key-file", key, "--no-assume-role", "--no-metrics", "--notify", "none"]
+    r = u.run(erin, [u.cmd("hdfs2s3kit"), "transfer", *args, f"file://{src}", f"s3://{BUCKET}/in/mine.csv"],
+              env=env)
+    assert r.returncode == 77 and b"not an allowed group" in r.stderr, r.stderr
+    # another config prefix is refused, not used
+    r = u.run(erin, [u.cmd("hdfs2s3kit"), "transfer", "--config", "/elsewhere", *args, f"file://{src}",
+                     f"s3://{BUCKET}/in/mine.csv"], env=env)
+    assert r.returncode == 78 and b"pins the config prefix" in r.stderr, r.stderr
+    # a destination outside the site's patterns is refused before any upload
+    kit.set_config("allowed_groups", u.group("xenapg"))
+    r = u.run(erin, [u.cmd("hdfs2s3kit"), "transfer", *args, f"file://{src}", f"s3://{BUCKET}/out/mine.csv"],
+              env=env)
+    assert r.returncode == 77 and b"not an allowed destination" in r.stderr, r.stderr
+    r = u.run(erin, [u.cmd("s3-put-sts"), "--no-assume-role", "--raw", f"s3://{BUCKET}/out/x"], env=env,
+              input=b"data")
+    assert r.returncode == 77 and b"not an allowed destination" in r.stderr, r.stderr
+    assert kit.objects() == []
+
+
+def test_transfer_listings_keep_names_exact(kit, tmp_path):
+    from test_transfer_support import key_for
+
+    odd = tmp_path / "q3\tfinal.csv"
+    odd.write_bytes(b"tab in the name")
+    lines = tmp_path / "lines.txt"
+    lines.write_bytes(f"file://{odd}\n".encode())
+    r = kit.transfer("--from-file", str(lines))
+    assert r.returncode == 2 and b"a TAB, which a line listing cannot carry" in r.stderr, r.stderr
+    nul = tmp_path / "nul.lst"
+    nul.write_bytes(f"file://{odd}\0".encode())
+    r = kit.transfer("--from-file", str(nul), "-0")
+    assert r.returncode == 0, r.stderr
+    assert kit.objects() == [key_for(odd)] and kit.decrypt(key_for(odd)) == b"tab in the name"

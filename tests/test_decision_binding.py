@@ -20,7 +20,7 @@ SECRET = b"payroll-secret-17"
 @pytest.fixture
 def scene(kit, linux_users, hadoop, hdfs_dir):
     u = linux_users
-    erin = u.user("erin", ["fin"])
+    erin = u.user("bindu", ["fin"])
     fin, mkt = u.group("fin"), u.group("mkt")
     d = world_tmp("h2s-bind-")
     os.chmod(d, 0o777)

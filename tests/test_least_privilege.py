@@ -65,7 +65,7 @@ def recorder(kit):
 def test_transfer_session_is_scoped_to_its_keys_and_carries_the_real_user(kit, linux_users, recorder, boto,
                                                                           moto_server):
     u = linux_users
-    erin = u.user("erin")
+    erin = u.user("lpu")
     d = world_tmp("h2s-lp-")
     src = os.path.join(d, "q3.csv")
     with open(src, "wb") as f:
