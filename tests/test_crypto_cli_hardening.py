@@ -73,11 +73,15 @@ def test_an_unexpected_crash_prints_no_rich_traceback_and_no_locals(key, tmp_pat
 def test_every_command_has_pretty_exceptions_off():
     import typer
 
-    mods = ["fernet_encrypt", "fernet_decrypt", "s3_put_sts", "s3_get_sts", "authz_check", "notify", "main"]
-    for m in mods:
-        app = importlib.import_module(f"hdfs2s3kit.cli.{m}").app
-        assert isinstance(app, typer.Typer) and app.pretty_exceptions_enable is False, m
-        assert app.pretty_exceptions_show_locals is False, m
+    from hdfs2s3kit.cli import clikit
+
+    apps = [importlib.import_module(f"hdfs2s3kit.cli.{m}").app
+            for m in ("s3_put_sts", "s3_get_sts", "authz_check", "notify", "main")]
+    apps += [clikit.single(importlib.import_module(f"hdfs2s3kit.cli.{m}").command)
+             for m in ("fernet_encrypt", "fernet_decrypt")]
+    for app in apps:
+        assert isinstance(app, typer.Typer) and app.pretty_exceptions_enable is False
+        assert app.pretty_exceptions_show_locals is False
 
 
 def test_a_forged_key_id_cannot_put_escape_sequences_on_the_terminal(key):
