@@ -117,13 +117,27 @@ def single(fn, **kw):
     return a
 
 
-def quiet_sigpipe():
-    """For the byte filters (fernet-*, s3-get-sts, cat): a reader that closes the pipe
-    early (`| head`) ends us the way it ends `cat`: by SIGPIPE, silently, status 141.
-    Nothing of ours is left half-done by that: they create nothing."""
+def die_of_sigpipe():
+    """End the way `cat` ends when its reader went away (`| head`): by SIGPIPE, silently,
+    status 141. Only for the byte filters (fernet-*, s3-get-sts, cat): they create nothing,
+    so nothing is left half-done. SIGPIPE itself stays ignored until here (signals.py: a
+    reset socket must stay a retryable error), so only stdout's EPIPE gets us here."""
+    import os
     import signal
 
+    sys.stdout.flush = lambda: None        # the interpreter's last flush must not say more
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+
+
+def like_cat(fn):
+    """fn, with a closed stdout ending the process like `cat` (die_of_sigpipe)."""
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BrokenPipeError:
+            die_of_sigpipe()
+    return wrapped
 
 
 def main(typer_app, prog):

@@ -54,8 +54,7 @@ def register(app):
                  "written.")
     def cat(src: str = typer.Argument(..., help="the source path"),
             config: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)")):
-        clikit.quiet_sigpipe()
-        raise typer.Exit(common.run(PROG, _cat, src, config))
+        raise typer.Exit(common.run(PROG, clikit.like_cat(_cat), src, config))
 
 
 def _cat(src, config):

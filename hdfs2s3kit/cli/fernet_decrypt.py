@@ -36,8 +36,7 @@ def command(
     Any truncation, tampering, reordering or wrong key exits 65 with one line naming the failure; frames
     before the failure may already be written, so always check the exit status.
     Exit codes: 0 ok, 2 usage, 65 bad data, 66 key file missing, 78 no key config, 74 I/O error."""
-    clikit.quiet_sigpipe()
-    raise typer.Exit(run(PROG, _decrypt, key_file, config, threads, summary))
+    raise typer.Exit(run(PROG, clikit.like_cat(_decrypt), key_file, config, threads, summary))
 
 
 def main():

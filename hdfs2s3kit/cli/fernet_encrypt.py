@@ -54,8 +54,7 @@ def command(
 
     Every truncation, reordering or tampering is detected by fernet-decrypt.
     Exit codes: 0 ok, 2 usage, 66 key file missing, 78 no key config, 74 I/O error."""
-    clikit.quiet_sigpipe()
-    raise typer.Exit(run(PROG, _encrypt, key_file, config, frame_size, threads, summary))
+    raise typer.Exit(run(PROG, clikit.like_cat(_encrypt), key_file, config, frame_size, threads, summary))
 
 
 def main():

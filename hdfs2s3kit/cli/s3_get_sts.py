@@ -30,7 +30,6 @@ def cli(
     bwlimit: Optional[str] = objopts.BWLIMIT,
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
 ):
-    clikit.quiet_sigpipe()
     raise typer.Exit(common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, version_id,
                                 chunk_size, concurrency, summary, bwlimit, progress))
 
@@ -76,7 +75,10 @@ class _Writer:
         self.raw = raw
 
     def write(self, mv):
-        fastio.write_all(self.raw, mv)
+        try:
+            fastio.write_all(self.raw, mv)
+        except BrokenPipeError:        # the reader went away (`| head`): end like cat
+            clikit.die_of_sigpipe()
 
 
 def main():
