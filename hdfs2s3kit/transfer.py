@@ -102,6 +102,8 @@ def summarize(records):
         out["by_status"][st] = out["by_status"].get(st, 0) + 1
         if st in ("ok", "skipped"):
             out[st] += 1
+        elif st in status.DRY_RUN_STATUSES:
+            pass   # counted in by_status only: a dry run's answers are neither done nor failed
         else:
             out["failed"] += 1
         if st == "ok":

@@ -141,7 +141,7 @@ def test_quiet_prints_nothing_but_errors_and_verbose_one_line_per_file(kit, tmp_
     srcs = [f"file://{tmp_path}/f{n}" for n in range(3)]
     r = kit.transfer(*srcs, "-q")
     assert r.returncode == 0 and r.stderr == b"" and len(records(r.stdout)) == 3
-    r = kit.transfer(*srcs, "-v")
+    r = kit.transfer("--from-file", "-", "-v", input="".join(u + "\n" for u in srcs).encode())   # '-': stdin
     lines = r.stderr.decode().splitlines()
     assert r.returncode == 0
     assert sum(1 for ln in lines if re.match(r"^transfer: skipped file://.* -> s3://kit-bucket/in/", ln)) == 3
@@ -230,3 +230,10 @@ def test_transfer_progress_counts_source_bytes_and_an_interruption_gets_its_own_
     # the message starts a clean line: the progress line was erased just before it
     assert re.search(r"\r\x1b\[K(?:\r\x1b\[K)*transfer: interrupted by SIGINT", text), text
     assert not kit.open_uploads()
+
+
+def test_job_dry_run_runs_every_mapper_as_a_dry_run():
+    r = run("hdfs2s3kit", "job", "--input", "/user/etl/listing.txt", "--dest", "s3://b/p", "--dry-run", "--print")
+    assert r.returncode == 0, r.stderr
+    mapper = r.stdout.decode().split("-mapper", 1)[1]
+    assert " map " in mapper and "--dry-run" in mapper

@@ -65,6 +65,7 @@ def test_dry_run_authorizes_and_checks_dest_but_reads_and_uploads_nothing(kit, t
     assert by["same"]["status"] == "would_skip"
     assert by["denied"]["status"] == "denied" and by["denied"]["exit_code"] == 77
     assert r.returncode == 77
+    assert b"transfer: dry run, 3 files: 1 denied, 1 would_send, 1 would_skip; nothing read or uploaded" in r.stderr
     assert kit.objects() == before and not kit.open_uploads()
     r = kit.transfer(f"file://{root}/same", f"s3://{BUCKET}/dr/", "--dry-run", "--force")
     assert records(r.stdout)[0]["status"] == "would_replace" and r.returncode == 0

@@ -104,10 +104,12 @@ def _run(args, from_file, force, notify, recursive, include, exclude, jobs, obj,
                 emit(e.record)
             raise
     s = transfer.summarize(t.records)
-    if s["files"] > 1:
-        word = "would be sent" if kw.get("dry_run") else "sent"
+    if s["files"] > 1 and kw.get("dry_run"):
+        counts = ", ".join(f"{n} {st}" for st, n in sorted(s["by_status"].items()))
+        verbosity.info("transfer", f"dry run, {s['files']} files: {counts}; nothing read or uploaded")
+    elif s["files"] > 1:
         verbosity.info("transfer", f"{s['files']} files: {s['ok']} ok, {s['skipped']} skipped, "
-                                   f"{s['failed']} failed; {s['src_bytes']} bytes {word}")
+                                   f"{s['failed']} failed; {s['src_bytes']} bytes sent")
     for r in t.records:
         if status_failed(r):
             common.log("transfer", f"{r['status']}: {r['error']}")
@@ -132,7 +134,11 @@ HELP = (
     "skipped, else the first failure's code. Without DEST a file goes to s3://BUCKET/PREFIX/<source "
     "path> (bucket and prefix from the config). If DEST already holds the same source version (path, "
     "length, mtime in its metadata) the file is `skipped`; another version is refused (73) unless "
-    "--force."
+    "--force.\n\n"
+    "With -r a directory SRC stands for the regular files below it (one `hadoop fs -ls -R` per tree): "
+    "DEST/<dir name>/<path below it>, or DEST/<path below it> for a SRC ending in '/'. --include/--exclude "
+    "are rclone-like globs on the path below the tree (excludes win). README: 'Directories, dry runs, "
+    "many files at once'."
 )
 
 
