@@ -536,6 +536,8 @@ class Transfer:
         decision = self.authorize([src])[src]
         if not decision.allowed:
             raise binding.refusal(decision, path)
+        if getattr(decision.stat, "is_dir", False):
+            raise errors.NoInputError(f"{path}: is a directory (-r/--recursive sends the files below it)")
         source = None
         if hdfs.is_local(path):
             # decided again, on the descriptor that will be read (the batch's answer was by name)
@@ -543,8 +545,7 @@ class Transfer:
             decision = source.decision
         stat = decision.stat
         if stat is None or getattr(stat, "is_dir", False):
-            what = "is a directory (-r/--recursive sends the files below it)" if stat else "not a regular file"
-            raise errors.NoInputError(f"{path}: {what}")
+            raise errors.NoInputError(f"{path}: not a regular file")
         rec.update(src_bytes=int(stat.length), src_mtime=stat.mtime)
         fp = fingerprint(path, stat)
 

@@ -107,7 +107,8 @@ def polish(cmd, top=True):
 def app(**kw):
     """A Typer app with the shared settings: plain help, no pretty tracebacks (they could print locals)."""
     kw.setdefault("add_completion", False)
-    return typer.Typer(pretty_exceptions_enable=False, rich_markup_mode=None, context_settings=CONTEXT, **kw)
+    return typer.Typer(pretty_exceptions_enable=False, pretty_exceptions_show_locals=False, rich_markup_mode=None,
+                       context_settings=CONTEXT, **kw)
 
 
 def single(fn, **kw):
