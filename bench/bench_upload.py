@@ -170,7 +170,8 @@ def crypto_floor(size):
 
 def inprocess_put(key_file, url):
     """The pipeline's work in one process: stdin -> EncryptingReader -> s3put.upload."""
-    sys.path.insert(0, ROOT)
+    if not os.environ.get("PYTHONPATH"):   # a (before) row: the tree on PYTHONPATH, not this one
+        sys.path.insert(0, ROOT)
     from hdfs2s3kit import aws, fastio, keyring, s3put, streamfmt
 
     key_id, key = keyring.from_key_file(key_file).active()
