@@ -213,7 +213,7 @@ def main():
         ratio = fit(name)[0] / floors[name]
         met = ratio <= FLOOR_RATIO
         ok &= met
-        print(f"  {name} per byte / its floor: {ratio:.2f}x  (target <= {FLOOR_RATIO}x: {'met' if met else 'NOT met'})")
+        print(f"  {name} per byte / its floor: {ratio:.3f}x  (target <= {FLOOR_RATIO}x: {'met' if met else 'NOT met'})")
         met = startup[name] <= STARTUP_LIMIT
         ok &= met
         print(f"  {name} start-up: {startup[name]:.3f} CPU-s  (target <= {STARTUP_LIMIT}: {'met' if met else 'NOT met'})")
