@@ -5,8 +5,9 @@ is one resource, not one per connection).
 A token bucket kept as virtual time: each `take(n)` books the next n/rate
 seconds of the link and sleeps until its booking ends, so threads queue
 fairly and the long-run rate is exact. Up to BURST_S seconds' worth of bytes
-may go at once after an idle spell (never more than that), which keeps
-short waits out of the way of small requests.
+may go at once after an idle spell or a stall of the endpoint (never more than
+that; rclone's bucket holds one second too), so a slow moment does not cost
+throughput the limit would have allowed.
 
 The uploader takes tokens as each request body is read by the HTTP client
 (in slices of SLICE bytes), so the limit applies on the wire, retries
@@ -20,7 +21,7 @@ import time
 from . import errors
 
 SLICE = 256 * 1024
-BURST_S = 0.25
+BURST_S = 1.0     # like rclone: up to one second of bytes may go at once after a stall
 _RATE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(I?B?)?\s*(?:/S|PS)?\s*$", re.I)
 _UNIT = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 

@@ -177,7 +177,7 @@ def test_progress_on_a_terminal_shows_total_percent_rate_eta_phases_and_clean_li
     src.write_bytes(os.urandom(12 << 20))
     env = dict(os.environ, **kit.env)
     rc, out, tty = _on_a_pty([cmd_path("s3-put-sts"), f"s3://{BUCKET}/p.bin", "--no-assume-role",
-                              "--part-size", "5MiB", "--bwlimit", "6MiB/s"], env, src)
+                              "--part-size", "5MiB", "--bwlimit", "3MiB/s"], env, src)
     assert rc == 0, tty
     assert json.loads(out)["status"] == "ok"
     # every redraw erases the line first; the final line ends the line (the pty shows \n as \r\n)
