@@ -13,6 +13,8 @@ from .errors import DataError
 
 MAGIC = b"H2S3F"
 VERSION = 1
+VERSION_LENGTH = 2                # version 1 plus the source length, announced in the header
+VERSIONS = (VERSION, VERSION_LENGTH)
 PREFIX = MAGIC + bytes([VERSION])
 
 STREAM_ID_LEN = 16
@@ -49,9 +51,11 @@ def max_token_len(frame_size):
 class Header:
     """Parsed stream header. `signed_bytes` is what the wrapped key binds."""
 
-    __slots__ = ("key_id", "stream_id", "frame_size", "wrapped_key", "signed_bytes", "raw")
+    __slots__ = ("key_id", "stream_id", "frame_size", "wrapped_key", "signed_bytes", "raw", "version", "length")
 
-    def __init__(self, key_id, stream_id, frame_size, wrapped_key, signed_bytes, raw):
+    def __init__(self, key_id, stream_id, frame_size, wrapped_key, signed_bytes, raw, version=VERSION, length=None):
+        self.version = version
+        self.length = length          # plaintext bytes the stream must carry (version 2), else None
         self.key_id = key_id
         self.stream_id = stream_id
         self.frame_size = frame_size
@@ -60,14 +64,28 @@ class Header:
         self.raw = raw
 
 
-def header_signed_part(key_id, stream_id, frame_size):
+def header_signed_part(key_id, stream_id, frame_size, length=None):
+    """Version 1, or version 2 when the plaintext `length` is known in advance."""
     kid = key_id.encode("utf-8")
     if not 1 <= len(kid) <= MAX_KEY_ID_LEN:
         raise ValueError("key ID must be 1..255 bytes of UTF-8")
     if len(stream_id) != STREAM_ID_LEN:
         raise ValueError("stream ID must be 16 bytes")
     check_frame_size(frame_size)
-    return PREFIX + bytes([len(kid)]) + kid + stream_id + struct.pack(">I", frame_size)
+    if length is None:
+        return PREFIX + bytes([len(kid)]) + kid + stream_id + struct.pack(">I", frame_size)
+    if not 0 <= length < 1 << 64:
+        raise ValueError("length must fit in 64 bits")
+    return (MAGIC + bytes([VERSION_LENGTH, len(kid)]) + kid + stream_id + struct.pack(">I", frame_size)
+            + struct.pack(">Q", length))
+
+
+def stream_shape(length, frame_size):
+    """(frames, token length of the final frame) of a stream carrying `length` bytes:
+    the encryptor reads one chunk ahead, so an exact multiple ends in a full final frame."""
+    frames = max(1, -(-length // frame_size))
+    last = length - (frames - 1) * frame_size
+    return frames, token_len(FRAME_HEAD_LEN + FINAL_TRAILER_LEN + last)
 
 
 def header_binding(signed_part):
@@ -99,8 +117,10 @@ def parse_header(buf):
         raise DataError("not an hdfs2s3kit encrypted stream (bad magic)")
     if n < len(PREFIX):
         return None, 0
-    if mv[len(MAGIC)] != VERSION:
-        raise DataError(f"unsupported stream format version {mv[len(MAGIC)]}")
+    version = mv[len(MAGIC)]
+    if version not in VERSIONS:
+        raise DataError(f"unsupported stream format version {version}")
+    extra = 8 if version == VERSION_LENGTH else 0
     pos = len(PREFIX)
     if n < pos + 1:
         return None, 0
@@ -108,7 +128,7 @@ def parse_header(buf):
     if kid_len == 0:
         raise DataError("corrupt header: empty key ID")
     pos += 1
-    if n < pos + kid_len + STREAM_ID_LEN + 4 + 2:
+    if n < pos + kid_len + STREAM_ID_LEN + 4 + extra + 2:
         return None, 0
     try:
         key_id = bytes(mv[pos : pos + kid_len]).decode("utf-8")
@@ -121,6 +141,10 @@ def parse_header(buf):
     pos += 4
     if not MIN_FRAME_SIZE <= frame_size <= MAX_FRAME_SIZE:
         raise DataError(f"corrupt header: frame size {frame_size} out of range")
+    length = None
+    if extra:
+        (length,) = struct.unpack_from(">Q", mv, pos)
+        pos += 8
     signed_end = pos
     (wlen,) = struct.unpack_from(">H", mv, pos)
     pos += 2
@@ -131,7 +155,7 @@ def parse_header(buf):
     wrapped = bytes(mv[pos : pos + wlen])
     pos += wlen
     raw = bytes(mv[:pos])
-    return Header(key_id, stream_id, frame_size, wrapped, raw[:signed_end], raw), pos
+    return Header(key_id, stream_id, frame_size, wrapped, raw[:signed_end], raw, version, length), pos
 
 
 def encode_prefix(token_length, final):
@@ -167,6 +191,7 @@ class FrameGate:
         self.frames = 0
         self._skip = 0                # token bytes still to pass over
         self._final_seen = False
+        self._last_len = None         # token length of the latest frame
         self.bytes_seen = 0
 
     @property
@@ -207,6 +232,7 @@ class FrameGate:
                 length, final = decode_prefix(bytes(self._pending), self.header.frame_size, self.frames)
                 del self._pending[:]
                 self._skip = length
+                self._last_len = length
                 self.frames += 1
                 self._final_seen = final
 
@@ -221,3 +247,8 @@ class FrameGate:
             last = self.frames - 1
             where = f"after frame {last}" if last >= 0 else "after the header"
             raise DataError(f"stream truncated {where}: no final frame")
+        if self.header.length is not None:
+            frames, last_len = stream_shape(self.header.length, self.header.frame_size)
+            if (self.frames, self._last_len) != (frames, last_len):
+                raise DataError(f"stream of {self.frames} frames does not carry the {self.header.length} bytes "
+                                "its header announces")

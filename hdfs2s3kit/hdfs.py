@@ -435,6 +435,9 @@ class _CheckedReader(io.RawIOBase):
 
 
 class LocalReader(_CheckedReader):
+    def wait_length(self):
+        return self.expected_length
+
     def __init__(self, src, expected_length=None):
         super().__init__(src, expected_length)
         path = local_path(src)
@@ -579,6 +582,12 @@ class HadoopReader(_CheckedReader):
     def _poll_expected(self):
         if self._bg is not None and self._bg.done():
             self._take_stat(self._bg.result())
+
+    def wait_length(self):
+        """The expected length, waiting for the status fetched alongside (to announce it)."""
+        if self._bg is not None:
+            self._take_stat(self._bg.result())
+        return self.expected_length
 
     def _finish(self):
         rc = self._proc.wait()

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from . import aws, bwlimit, checksums, errors, fastio, framing, s3create, s3readback, signals, status
+from . import aws, bwlimit, checksums, errors, fastio, framing, objmeta, s3create, s3readback, signals, status
 from . import progress as progress_mod
 
 MiB = 1 << 20
@@ -290,7 +290,7 @@ class _Uploader:
         if self.expected is not None:
             self.completeness = "expected_size"
         elif self.gate is not None:
-            self.completeness = "final_frame"
+            self.completeness = "final_frame" if self.gate.header.length is None else "announced_length"
         else:
             self.completeness = "unproven"   # raw input, no --expected-size: EOF is all we know
 
@@ -385,7 +385,19 @@ class _Uploader:
         if self.framed:
             self.gate = framing.FrameGate()
 
+    def _length_fingerprint(self):
+        """An encrypted stream whose header announces the source length: the object records it,
+        so that `verify` checks the object against it (the frames were checked against it too)."""
+        hdr = self.gate.header if self.gate is not None else None
+        if hdr is not None and hdr.length is not None:
+            self.metadata.setdefault(objmeta.META_LENGTH, str(hdr.length))
+        if hdr is not None:
+            self.metadata.setdefault(objmeta.META_FORMAT, str(hdr.version))
+            if self.rec is not None:
+                self.rec["src_bytes"] = hdr.length
+
     def _put_single(self, buf, n):
+        self._length_fingerprint()
         mv = memoryview(buf)[:n]
         try:
             crc = self.algo.compute(mv)
@@ -441,6 +453,7 @@ class _Uploader:
     def _multipart(self, first, n, eof=False):
         if eof:
             self._check_end()      # whole input in the first buffer (--overwrite): no upload if short
+        self._length_fingerprint()
         kw = {"ChecksumAlgorithm": self.algo.name, "ChecksumType": "FULL_OBJECT"}
         if self.metadata:
             kw["Metadata"] = self.metadata

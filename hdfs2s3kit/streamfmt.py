@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from . import fastio, framing
-from .errors import DataError
+from .errors import DataError, KitIOError
 
 FERNET_VERSION = 0x80
 _CT_OFFSET = 1 + 8 + 16           # version | timestamp | IV, then the ciphertext
@@ -287,17 +287,22 @@ class _Pool:
 
 # -- encrypt ----------------------------------------------------------------------
 
-def _encrypt_chunks(src, key_id, key, frame_size, threads, summary, urandom=os.urandom, now=time.time):
+def _encrypt_chunks(src, key_id, key, frame_size, threads, summary, urandom=os.urandom, now=time.time,
+                    length=None, _enforce=True):
     """Yield the ciphertext (header, then one frame per view) in order.
 
-    A yielded view is only valid until the next item is requested. `urandom`
-    and `now` are injectable for the test vectors only."""
+    With `length` (the source length, known in advance) the header announces
+    it (format version 2) and the final frame is sealed only if the input
+    carried exactly that many bytes: a reader that died early gives an EOF
+    that looks like the end, and this is where it is told apart.
+    A yielded view is only valid until the next item is requested. `urandom`,
+    `now` and `_enforce` are injectable for the test vectors only."""
     framing.check_frame_size(frame_size)
     threads = _check_threads(threads)
     master = raw_key(key)
     data_key = urandom(framing.DATA_KEY_LEN)
     stream_id = urandom(framing.STREAM_ID_LEN)
-    signed = framing.header_signed_part(key_id, stream_id, frame_size)
+    signed = framing.header_signed_part(key_id, stream_id, frame_size, length)
     wrapped = seal_token(master, data_key + framing.header_binding(signed), iv=urandom(16), ts=int(now()))
     header = framing.encode_header(signed, wrapped)
     summary.update(key_id=key_id, stream_id=stream_id.hex(), bytes_in=0, bytes_out=len(header), frames=0,
@@ -339,6 +344,8 @@ def _encrypt_chunks(src, key_id, key, frame_size, threads, summary, urandom=os.u
                     final = True
                     free.append(nxt)
             total += n
+            if length is not None and _enforce:
+                _check_length(total, length, final)
             trailer = _TRAILER.pack(total) + hasher.digest() if final else b""
             inflight.append((pool.submit(fc.seal, cur, n, seq, final, trailer, urandom(16), int(now())), cur))
             seq += 1
@@ -354,12 +361,22 @@ def _encrypt_chunks(src, key_id, key, frame_size, threads, summary, urandom=os.u
         pool.shutdown()
 
 
-def encrypt_stream(src, dst, key_id, key, *, frame_size=DEFAULT_FRAME_SIZE, threads=None):
+def _check_length(total, length, final):
+    """Before sealing a frame: more than announced is bad data, less at EOF is a short read."""
+    if total > length:
+        raise DataError(f"input is longer than the expected {length} bytes")
+    if final and total < length:
+        raise KitIOError(f"input ended after {total} of the expected {length} bytes: not sealing the stream")
+
+
+def encrypt_stream(src, dst, key_id, key, *, frame_size=DEFAULT_FRAME_SIZE, threads=None, length=None):
     """Encrypt everything from src to dst; -> summary dict
-    (key_id, stream_id (hex), bytes_in, bytes_out, frames, xxh3_128 (hex))."""
+    (key_id, stream_id (hex), bytes_in, bytes_out, frames, xxh3_128 (hex)).
+    `length`: the exact input size (see _encrypt_chunks)."""
     summary = {}
     # closing(): stop the worker threads now, not at garbage collection, when a write fails.
-    with contextlib.closing(_encrypt_chunks(src, key_id, key, frame_size, threads, summary)) as chunks:
+    with contextlib.closing(_encrypt_chunks(src, key_id, key, frame_size, threads, summary,
+                                            length=length)) as chunks:
         for view in chunks:
             fastio.write_all(dst, view)
     return summary
@@ -380,7 +397,8 @@ def _read_header(readinto, summary):
             return hdr
         if got < len(chunk):
             raise DataError("empty input: no stream header" if not buf else "stream truncated inside the header")
-        fixed = len(framing.PREFIX) + 1 + buf[len(framing.PREFIX)] + framing.STREAM_ID_LEN + 4 + 2
+        extra = 8 if buf[len(framing.MAGIC)] == framing.VERSION_LENGTH else 0
+        fixed = len(framing.PREFIX) + 1 + buf[len(framing.PREFIX)] + framing.STREAM_ID_LEN + 4 + extra + 2
         want = fixed if len(buf) < fixed else fixed + struct.unpack_from(">H", buf, fixed - 2)[0]
 
 
@@ -429,6 +447,9 @@ def _decrypt_chunks(src, keyring, threads, summary):
                 if total != summary["bytes_out"]:
                     raise DataError(f"frame {i}: stream length {summary['bytes_out']} does not match "
                                     f"the recorded {total}")
+                if hdr.length is not None and total != hdr.length:
+                    raise DataError(f"frame {i}: stream length {total} does not match the {hdr.length} bytes "
+                                    "its header announces")
                 if not _hmac.compare_digest(digest, hasher.digest()):
                     raise DataError(f"frame {i}: xxh3-128 digest of the plaintext does not match")
                 if fastio.fill(readinto, prefix[:1]):
@@ -535,9 +556,9 @@ class EncryptingReader(_ChunkReader):
     Used by the uploader to encrypt in-process; close it (or use `with`) to stop
     its worker threads early."""
 
-    def __init__(self, src, key_id, key, *, frame_size=DEFAULT_FRAME_SIZE, threads=None):
+    def __init__(self, src, key_id, key, *, frame_size=DEFAULT_FRAME_SIZE, threads=None, length=None):
         summary = {}
-        super().__init__(_encrypt_chunks(src, key_id, key, frame_size, threads, summary), summary)
+        super().__init__(_encrypt_chunks(src, key_id, key, frame_size, threads, summary, length=length), summary)
 
 
 class DecryptingReader(_ChunkReader):

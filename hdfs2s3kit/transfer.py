@@ -28,13 +28,7 @@ from . import progress as progress_mod
 
 TOOL = "transfer"
 
-# x-amz-meta-* names (S3 lower-cases them); values are ASCII (paths percent-encoded).
-META_SRC = "h2s3-src"
-META_LENGTH = "h2s3-src-length"
-META_MTIME = "h2s3-src-mtime"
-META_KEY_ID = "h2s3-key-id"
-META_STREAM_ID = "h2s3-stream-id"
-META_FORMAT = "h2s3-format"
+from .objmeta import META_FORMAT, META_KEY_ID, META_LENGTH, META_MTIME, META_SRC, META_STREAM_ID  # noqa: F401
 FINGERPRINT = (META_SRC, META_LENGTH, META_MTIME)
 # scheme:[//authority]path; '?' and '#' belong to the path (HDFS names may hold them)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(//[^/]*)?(.*)$", re.S)
@@ -572,7 +566,7 @@ class Transfer:
         with progress_mod.file_meter(self.progress, path, int(stat.length)) as meter, \
                 contextlib.closing(streamfmt.EncryptingReader(
                     progress_mod.Counting(hdfscrc.checking(source, hdfs_crc, path, rec), meter), key_id, master,
-                    frame_size=self.frame_size, threads=self.threads)) as enc:
+                    frame_size=self.frame_size, threads=self.threads, length=int(stat.length))) as enc:
             # The bound reader raises at EOF when the reader failed, came up short, or the file
             # changed or stopped being allowed (binding), and the checker when the bytes differ
             # from HDFS's checksum: the upload then aborts, since the encryptor never reached
@@ -581,7 +575,7 @@ class Transfer:
             rec["stream_id"] = peek.header.stream_id.hex()
             meta = dict(fp)
             meta.update({META_KEY_ID: key_id, META_STREAM_ID: rec["stream_id"],
-                         META_FORMAT: str(framing.VERSION)})
+                         META_FORMAT: str(peek.header.version)})
             opts = self.object_options
             if opts is not None:
                 meta = {**opts.metadata, **meta}

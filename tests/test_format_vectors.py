@@ -29,11 +29,15 @@ with open(os.path.join(HERE, "vectors", "v1.json")) as f:
 
 def reference_decode(stream, master_key):
     """-> (plaintext, data_key, [frame tokens]) using only stock Fernet per token."""
-    assert stream[:6] == b"H2S3F\x01"
+    assert stream[:5] == b"H2S3F" and stream[5] in (1, 2)
     kid_len = stream[6]
     pos = 7 + kid_len + 16 + 4
-    signed = stream[:pos]
     (frame_size,) = struct.unpack_from(">I", stream, pos - 4)
+    announced = None
+    if stream[5] == 2:                      # version 2: u64 length after frame_size, signed too
+        (announced,) = struct.unpack_from(">Q", stream, pos)
+        pos += 8
+    signed = stream[:pos]
     (wlen,) = struct.unpack_from(">H", stream, pos)
     wrapped = stream[pos + 2 : pos + 2 + wlen]
     pos += 2 + wlen
@@ -59,6 +63,7 @@ def reference_decode(stream, master_key):
             out += payload
             assert pos == len(stream), "data after the final frame"
             assert total == len(out) and digest == xxhash.xxh3_128(out).digest()
+            assert announced is None or announced == total
             return out, data_key, tokens
         assert len(pt) - 25 == frame_size
         out += pt[25:]
@@ -68,7 +73,8 @@ def reference_decode(stream, master_key):
 @pytest.mark.parametrize("vec", VECTORS["valid"], ids=lambda v: v["name"])
 def test_encryptor_reproduces_each_vector_byte_for_byte(vec):
     pt = bytes.fromhex(vec["plaintext"])
-    assert make_vectors.encrypt(pt, vec["key_id"], vec["frame_size"], vec["name"]).hex() == vec["stream"]
+    assert make_vectors.encrypt(pt, vec["key_id"], vec["frame_size"], vec["name"],
+                                length=vec.get("length")).hex() == vec["stream"]
 
 
 @pytest.mark.parametrize("vec", VECTORS["valid"], ids=lambda v: v["name"])
@@ -86,6 +92,35 @@ def test_each_invalid_vector_is_refused_with_its_documented_message(vec):
         streamfmt.decrypt_data(bytes.fromhex(vec["stream"]), ring)
     assert vec["error"] in e.value.message
     assert e.value.code == errors.DATAERR
+
+
+@pytest.mark.parametrize("vec", VECTORS["announcements"], ids=lambda v: str(v["length"]))
+def test_each_length_announcement_vector_both_ways(vec):
+    from hdfs2s3kit import announce
+
+    raw = bytes.fromhex(vec["bytes"])
+    assert announce.encode(vec["length"]) == raw and announce.decode(raw) == vec["length"]
+    # independent of our code: magic, u64, then CRC-32 (zlib) of those 16 bytes
+    assert raw[:8] == b"H2S3LEN\x01" and struct.unpack(">Q", raw[8:16])[0] == vec["length"]
+    import zlib
+    assert struct.unpack(">I", raw[16:])[0] == zlib.crc32(raw[:16])
+    with pytest.raises(errors.DataError):
+        announce.decode(raw[:19] + bytes([raw[19] ^ 1]))
+
+
+def test_v2_header_length_is_checked_by_the_keyless_gate_too():
+    from hdfs2s3kit import framing
+
+    bad = next(v for v in VECTORS["invalid"] if v["name"] == "v2-shorter-than-announced")
+    gate = framing.FrameGate()
+    gate.feed(bytes.fromhex(bad["stream"]))
+    with pytest.raises(errors.DataError, match="does not carry the 40 bytes its header announces"):
+        gate.finish()
+    for vec in VECTORS["valid"]:
+        g = framing.FrameGate()
+        g.feed(bytes.fromhex(vec["stream"]))
+        g.finish()
+        assert g.header.length == vec.get("length")
 
 
 def test_vector_file_is_what_the_generator_writes_today(capsys):

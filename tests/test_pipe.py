@@ -33,7 +33,8 @@ def test_pipe_uploads_a_file_that_decrypts_to_the_source(kit, tmp_path):
     assert rec["status"] == "ok" and rec["key"] == "pipe/p.bin" and rec["framed"] is True
     assert kit.decrypt("pipe/p.bin") == data
     meta = kit.s3.head_object(Bucket=BUCKET, Key="pipe/p.bin")["Metadata"]
-    assert meta["h2s3-src"] == f"file://{src}" and meta["h2s3-format"] == "1"
+    assert meta["h2s3-src"] == f"file://{src}" and meta["h2s3-format"] == "2"
+    assert meta["h2s3-src-length"] == str(len(data))
 
 
 def test_pipe_stops_at_a_denied_source_and_uploads_nothing(kit, tmp_path):
@@ -82,9 +83,9 @@ def test_pipe_with_hadoop_cat_failing_midway_exits_nonzero_and_leaves_no_object(
     assert kit.open_uploads() == []
 
 
-def test_without_the_guard_a_plain_pipeline_would_store_the_truncated_file(kit, hadoop, hdfs_dir, tmp_path):
-    # Why hdfs2s3-pipe holds the encryptor's input open: the same failing reader in a plain
-    # pipeline ends in a clean EOF, a sealed stream and a completed (short) object.
+def test_the_unprotected_plain_pipeline_stores_the_truncated_file(kit, hadoop, hdfs_dir, tmp_path):
+    # Why the README names this form unprotected: the same failing reader without a length
+    # announcement ends in a clean EOF, a sealed stream and a completed (short) object.
     hpath, local = hdfs_dir
     (local / "big.bin").write_bytes(os.urandom(3 << 20))
     wrapper = tmp_path / "hadoop-failing"
@@ -115,6 +116,82 @@ def test_pipe_sigterm_mid_upload_exits_143_and_leaves_nothing(kit, hadoop, hdfs_
 def test_pipe_help_shows_the_pipeline_and_wrong_arguments_are_a_usage_error():
     h = subprocess.run([PIPE, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert h.returncode == 0
-    assert b"authz-check SRC && hdfs2s3kit cat SRC | fernet-encrypt | s3-put-sts DEST | notify" in h.stdout
+    assert (b"authz-check SRC && hdfs2s3kit cat --announce SRC | fernet-encrypt --announced | s3-put-sts DEST "
+            b"| notify") in h.stdout
     u = subprocess.run([PIPE, "only-one"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert u.returncode == 2 and u.stderr.startswith(b"hdfs2s3-pipe: usage: ")
+
+
+def test_the_protected_plain_pipeline_stores_nothing_when_the_reader_fails(kit, hadoop, hdfs_dir, tmp_path):
+    # No wrapper script at all: the announced length alone keeps the short stream unsealed.
+    hpath, local = hdfs_dir
+    (local / "big.bin").write_bytes(os.urandom(3 << 20))
+    wrapper = tmp_path / "hadoop-failing"
+    wrapper.write_text(FAILING_HADOOP.format(real=hadoop.cmd, cut=1 << 20))
+    wrapper.chmod(0o755)
+    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), HADOOP_CMD=str(wrapper))
+    r = subprocess.run(["bash", "-c", 'hdfs2s3kit cat --announce "$1" | fernet-encrypt --announced | '
+                        's3-put-sts "$2"; echo "${PIPESTATUS[*]}" >&2', "-", f"{hpath}/big.bin",
+                        f"s3://{BUCKET}/guarded"], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    err = r.stderr.decode()
+    assert err.rstrip().endswith("74 74 74"), err
+    assert "input ended after 1048576 of the expected 3145728 bytes: not sealing the stream" in err
+    (rec,) = records(r.stdout)
+    assert rec["status"] == "truncated" and rec["aborted"] is False and rec["object_exists"] is False
+    assert kit.objects() == [] and kit.open_uploads() == []
+
+
+def _descendants(pid):
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def test_pipe_killed_outright_then_a_failing_reader_still_stores_nothing(kit, hadoop, hdfs_dir, tmp_path):
+    import signal
+    import time
+
+    from harness.hadoop import stalling_hadoop
+
+    hpath, local = hdfs_dir
+    (local / "big.bin").write_bytes(os.urandom(12 << 20))
+    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
+             HADOOP_CMD=stalling_hadoop(hadoop, tmp_path, 9 << 20))
+    p = subprocess.Popen([PIPE, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/orphan.bin"], env=e,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not kit.open_uploads():
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+        time.sleep(0.2)
+    family = _descendants(p.pid)
+    p.kill()                    # the parent shell dies without a word (SIGKILL, an OOM kill, ...)
+    p.wait()
+    for pid in family:          # ... and then the stalled reader fails
+        if _cmdline(pid)[:1] == [b"sleep"]:
+            os.kill(pid, signal.SIGTERM)
+    while any(os.path.exists(f"/proc/{pid}") and _cmdline(pid) for pid in family):
+        assert time.monotonic() < deadline, "the orphaned stages never finished"
+        time.sleep(0.2)
+    p.stdout.close()
+    p.stderr.close()
+    assert kit.objects() == [] and kit.open_uploads() == []

@@ -47,7 +47,7 @@ def test_object_metadata_records_source_fingerprint_key_and_format(kit, tmp_path
     assert meta["h2s3-src-length"] == "8"
     assert float(meta["h2s3-src-mtime"]) == pytest.approx(st.st_mtime)
     assert meta["h2s3-key-id"] == rec["key_id"]
-    assert meta["h2s3-format"] == "1"
+    assert meta["h2s3-format"] == "2"
     assert meta["h2s3-stream-id"] == rec["stream_id"] and len(rec["stream_id"]) == 32
 
 

@@ -70,3 +70,22 @@ def test_verify_of_a_missing_object_exits_66(kit):
     assert r.returncode == 66
     assert json.loads(r.stdout)["status"] == "no_input"
     assert b"no such object" in r.stderr
+
+
+def test_verify_catches_a_short_pipe_object_by_its_length_fingerprint(kit, tmp_path):
+    # A stream sealed short under a header announcing the full length (an encryptor that did not
+    # enforce it): s3-put-sts refuses it, so it is stored here by hand, as a buggy tool could.
+    import io
+
+    from hdfs2s3kit import keyring, streamfmt
+
+    key = kit.ssm.get_parameter(Name="/hdfs2s3/t/keys/fernet", WithDecryption=True)["Parameter"]["Value"]
+    kid = "/hdfs2s3/t/keys/fernet:1"
+    chunks = streamfmt._encrypt_chunks(io.BytesIO(b"x" * 1000), kid, key, 256, 1, {}, length=4000, _enforce=False)
+    short = b"".join(bytes(c) for c in chunks)
+    assert keyring  # the keyring the kit's config names opens it: only the length is wrong
+    kit.s3.put_object(Bucket=BUCKET, Key="short.enc", Body=short, Metadata={"h2s3-src-length": "4000"})
+    r = kit.verify(f"s3://{BUCKET}/short.enc")
+    (rec,) = records(r.stdout)
+    assert r.returncode == 65, r.stderr
+    assert "stream length 1000 does not match the 4000 bytes its header announces" in rec["error"]

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .. import errors, fastio, framing, keyring, streamfmt
+from .. import announce, errors, fastio, framing, keyring, s3put, streamfmt
 from . import clikit
 from .common import emit_json, need_stdin_stdout, run
 
@@ -22,9 +22,10 @@ def parse_size(text):
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
-def _encrypt(key_file, config, frame_size, threads, summary):
+def _encrypt(key_file, config, frame_size, threads, summary, expected_size=None, announced=False):
     need_stdin_stdout()
     size = parse_size(frame_size)
+    expected = s3put.parse_size(expected_size, "--expected-size")
     try:
         framing.check_frame_size(size)
     except ValueError as e:
@@ -33,7 +34,14 @@ def _encrypt(key_file, config, frame_size, threads, summary):
         raise errors.UsageError("refusing to write ciphertext to a terminal (redirect stdout)")
     key_id, key = keyring.load_keyring(key_file=key_file, config=config).active()
     src, dst = fastio.std_streams()
-    result = streamfmt.encrypt_stream(src, dst, key_id, key, frame_size=size, threads=threads)
+    if announced:
+        src = announce.Reader(src.readinto)
+        if expected is not None and expected != src.length:
+            raise errors.UsageError(f"--expected-size {expected} disagrees with the announced length {src.length}")
+        expected = src.length
+    else:
+        src = announce.Guard(src.readinto)
+    result = streamfmt.encrypt_stream(src, dst, key_id, key, frame_size=size, threads=threads, length=expected)
     if summary:
         emit_json(dict(tool=PROG, **result), sys.stderr)
     return 0
@@ -49,12 +57,20 @@ def command(
                                 help="Frames sealed in parallel (output stays in order)."),
     summary: bool = typer.Option(False, "--summary", help="Print one JSON line on stderr: key ID, bytes in/out, "
                                  "frames, xxh3-128 of the plaintext."),
+    expected_size: Optional[str] = typer.Option(None, "--expected-size", metavar="N",
+                                                help="Exact input size (e.g. 12GiB): the stream is sealed only if "
+                                                "exactly N bytes arrive, and its header records N."),
+    announced: bool = typer.Option(False, "--announced", help="Input starts with a length announcement "
+                                   "(`hdfs2s3kit cat --announce SRC`): like --expected-size with that length."),
 ):
     """Encrypt stdin to stdout as a stream of Fernet frames (constant memory).
 
-    Every truncation, reordering or tampering is detected by fernet-decrypt.
-    Exit codes: 0 ok, 2 usage, 66 key file missing, 78 no key config, 74 I/O error."""
-    raise typer.Exit(run(PROG, clikit.like_cat(_encrypt), key_file, config, frame_size, threads, summary))
+    Every truncation, reordering or tampering is detected by fernet-decrypt. Without
+    --expected-size/--announced an upstream that dies early looks like the end of the input.
+    Exit codes: 0 ok, 2 usage, 65 input longer than announced or a bad announcement, 66 key file
+    missing or no input, 74 I/O error or input shorter than announced (the stream is then not
+    sealed, so s3-put-sts aborts), 78 no key config."""
+    raise typer.Exit(run(PROG, clikit.like_cat(_encrypt), key_file, config, frame_size, threads, summary, expected_size, announced))
 
 
 def main():

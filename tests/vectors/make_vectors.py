@@ -11,7 +11,7 @@ import json
 import struct
 import sys
 
-from hdfs2s3kit import framing, keyring, streamfmt
+from hdfs2s3kit import announce, framing, keyring, streamfmt
 
 MASTER_KEY = "cw_0x689RpI-jtRR7oE8h_eYSsHcYnWXJ7PrFE46Ixw="   # test-only key, published on purpose
 TIMESTAMP = 1700000000
@@ -33,10 +33,10 @@ def det(label):
     return urandom
 
 
-def encrypt(plaintext, key_id, frame_size, label):
+def encrypt(plaintext, key_id, frame_size, label, length=None, enforce=True):
     summary = {}
     chunks = streamfmt._encrypt_chunks(io.BytesIO(plaintext), key_id, MASTER_KEY, frame_size, 1, summary,
-                                       urandom=det(label), now=lambda: TIMESTAMP)
+                                       urandom=det(label), now=lambda: TIMESTAMP, length=length, _enforce=enforce)
     return b"".join(bytes(c) for c in chunks)
 
 
@@ -59,6 +59,13 @@ VALID = [
     ("three-frames", b"The quick brown fox jumps over the lazy dog.", None, 16),
     ("ssm-key-id", b"rotated keys keep old streams readable", SSM_KEY_ID, 1024),
 ]
+# Version 2: the header announces the plaintext length (`fernet-encrypt --expected-size/--announced`).
+VALID_V2 = [
+    ("v2-empty", b"", 16),
+    ("v2-three-frames", b"The quick brown fox jumps over the lazy dog.", 16),
+    ("v2-exact-multiple", bytes(range(32)), 16),
+]
+ANNOUNCED = [0, 44, 1 << 40]
 
 
 def main():
@@ -68,6 +75,9 @@ def main():
         kid = kid or fp
         valid.append(dict(name=name, key_id=kid, frame_size=fs, plaintext=pt.hex(),
                           stream=encrypt(pt, kid, fs, name).hex()))
+    for name, pt, fs in VALID_V2:
+        valid.append(dict(name=name, key_id=fp, frame_size=fs, plaintext=pt.hex(), length=len(pt),
+                          stream=encrypt(pt, fp, fs, name, length=len(pt)).hex()))
     base = bytes.fromhex(valid[3]["stream"])       # three-frames
     hdr, fr = frames_of(base)
     hlen = len(hdr.raw)
@@ -80,7 +90,12 @@ def main():
     invalid = [
         ("empty-input", b"", "empty input: no stream header"),
         ("garbage", b"PK\x03\x04 this is a zip file, not a stream", "not an hdfs2s3kit encrypted stream"),
-        ("bad-version", base[:5] + b"\x02" + base[6:], "unsupported stream format version 2"),
+        ("bad-version", base[:5] + b"\x03" + base[6:], "unsupported stream format version 3"),
+        # a v2 header announcing more than the stream carries (an encryptor that did not
+        # enforce its length); the frames themselves are whole and authentic
+        ("v2-shorter-than-announced", encrypt(b"The quick brown fox", fp, 16, "v2-short", length=40,
+                                               enforce=False),
+         "frame 1: stream length 19 does not match the 40 bytes its header announces"),
         ("truncated-in-header", base[: hlen - 1], "stream truncated inside the header"),
         ("truncated-after-header", base[:hlen], "stream truncated after the header: no final frame"),
         ("truncated-at-boundary", base[: a2], "stream truncated after frame 1: no final frame"),
@@ -100,7 +115,7 @@ def main():
         ("oversized-frame-length", base[:a0] + struct.pack(">I", 0x7FFFFFF0) + f0[4:], "frame 0: length"),
     ]
     json.dump({
-        "format": "hdfs2s3kit streaming Fernet, version 1 (docs/FORMAT.md)",
+        "format": "hdfs2s3kit streaming Fernet, versions 1 and 2 (docs/FORMAT.md)",
         "master_key": MASTER_KEY,
         "master_key_id": fp,
         "timestamp": TIMESTAMP,
@@ -109,6 +124,7 @@ def main():
                        "wrap IV (16), one IV (16) per frame"),
         "valid": valid,
         "invalid": [dict(name=n, stream=s.hex(), error=e) for n, s, e in invalid],
+        "announcements": [dict(length=n, bytes=announce.encode(n).hex()) for n in ANNOUNCED],
     }, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
