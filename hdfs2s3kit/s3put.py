@@ -36,8 +36,13 @@ DEFAULT_CONCURRENCY = 6
 # 16 GiB, ...), so a stream never runs out of parts before ~25 TiB.
 GROWTH_PARTS = 1024
 # Above this much buffer memory, fewer parts go up at once (big parts still
-# saturate a link with few streams); at least two buffers always exist.
-BUFFER_CAP = 512 * MiB
+# saturate a link with few streams); at least two buffers always exist (one
+# being filled while the other is sent and held for a retry). 56 MiB on top of
+# the client's own ~67 MiB (interpreter + boto3, measured by bench/bench_memory.py)
+# keeps the peak RSS <= 128 MiB while two parts fit, i.e. for any known size up to
+# 2 x 28 MiB parts x 10,000 = 273 GiB; beyond, 67 MiB + 2 x ceil(size / 10,000)
+# (memory_plan). A map task's container must allow that for its largest file.
+BUFFER_CAP = 56 * MiB
 READ_CHUNK = 1 * MiB
 PART_RETRIES = 4                   # on top of botocore's own retries
 RETRY_BASE_DELAY = 0.5
@@ -74,6 +79,23 @@ def next_part_size(current, bytes_so_far, *, grow=True):
 def buffer_limit(part_size, concurrency):
     """How many part buffers may exist: concurrency + 1, fewer once they pass BUFFER_CAP, never < 2."""
     return max(2, min(concurrency + 1, BUFFER_CAP // part_size))
+
+
+def memory_plan(expected_size, concurrency=DEFAULT_CONCURRENCY, *, stream_bytes=None, part_size=None):
+    """(part size, buffers, bytes of part buffers) at the end of a stream: the stated bound.
+
+    Peak RSS = the client's own (interpreter, boto3: see bench/bench_memory.py) + this. Parts must
+    be >= size/10,000 (S3's part limit) and a part is held until S3 acknowledged it (to retry it),
+    so the bound is buffers x part size with buffers = min(concurrency + 1, max(2, BUFFER_CAP //
+    part)): <= BUFFER_CAP while two parts fit in it, 2 x ceil(size / 10,000) beyond."""
+    size = choose_part_size(expected_size, part_size)
+    if expected_size is None and part_size is None and stream_bytes:
+        total = 0
+        while total < stream_bytes:
+            size = next_part_size(size, total)
+            total += size
+    bufs = buffer_limit(size, max(1, int(concurrency or DEFAULT_CONCURRENCY)))
+    return size, bufs, bufs * size
 
 
 def schedule_capacity(base=DEFAULT_PART_SIZE):
