@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from test_transfer_support import BUCKET, PIPE, records
 
 BIN = os.path.dirname(sys.executable)
@@ -100,16 +102,21 @@ def test_the_unprotected_plain_pipeline_stores_the_truncated_file(kit, hadoop, h
     assert len(kit.decrypt("naive")) == 1 << 20
 
 
-def test_pipe_sigterm_mid_upload_exits_143_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp_path):
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_pipe_sigterm_mid_upload_exits_143_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp_path, sig):
+    import signal
+
     from harness.hadoop import sigterm_once_an_upload_is_open, stalling_hadoop
 
     hpath, local = hdfs_dir
     (local / "big.bin").write_bytes(os.urandom(12 << 20))
     e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
              HADOOP_CMD=stalling_hadoop(hadoop, tmp_path, 11 << 20))
+    signum = getattr(signal, sig)
     rc, _out, err = sigterm_once_an_upload_is_open([PIPE, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/big.bin"],
-                                                   e, kit.open_uploads)
-    assert rc == 143, err
+                                                   e, kit.open_uploads, sig=signum)
+    assert rc == 128 + signum, err
+    assert err.decode().rstrip().endswith(f"hdfs2s3-pipe: interrupted by {sig}; upload aborted, nothing stored")
     assert kit.objects() == [] and kit.open_uploads() == []
 
 

@@ -175,7 +175,9 @@ def test_hdfs_batch_is_authorized_in_one_hadoop_launch(kit, hadoop, hdfs_dir):
     assert kit.decrypt(f"{KEY_PREFIX}{hpath}/b.csv") == b"1\n" * 1000
 
 
-def test_sigterm_mid_upload_aborts_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp_path):
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_sigterm_mid_upload_aborts_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp_path, sig):
+    import signal
     import sys
 
     from harness.hadoop import sigterm_once_an_upload_is_open, stalling_hadoop
@@ -185,10 +187,12 @@ def test_sigterm_mid_upload_aborts_and_leaves_nothing(kit, hadoop, hdfs_dir, tmp
     # 11 MiB read, then the reader stalls: the first 8 MiB part is up, the upload is open
     env = dict(os.environ, **kit.env, HADOOP_CMD=stalling_hadoop(hadoop, tmp_path, 11 << 20))
     argv = [os.path.join(os.path.dirname(sys.executable), "hdfs2s3kit"), "transfer", f"{hpath}/big.bin"]
-    rc, out, err = sigterm_once_an_upload_is_open(argv, env, kit.open_uploads)
-    assert rc == 143, err
+    signum = getattr(signal, sig)
+    rc, out, err = sigterm_once_an_upload_is_open(argv, env, kit.open_uploads, sig=signum)
+    assert rc == 128 + signum, err
     (rec,) = records(out)
-    assert rec["status"] == "interrupted" and rec["exit_code"] == 143
+    assert rec["status"] == "interrupted" and rec["exit_code"] == 128 + signum
+    assert rec["aborted"] is True and rec["object_exists"] is False
     assert kit.objects() == [] and kit.open_uploads() == []
 
 

@@ -144,14 +144,14 @@ def stalling_hadoop(hadoop, directory, cut):
     return str(path)
 
 
-def sigterm_once_an_upload_is_open(argv, env, open_uploads, timeout=60):
-    """Run argv, SIGTERM it as soon as open_uploads() is non-empty; -> (returncode, stdout, stderr)."""
+def sigterm_once_an_upload_is_open(argv, env, open_uploads, timeout=60, sig=signal.SIGTERM):
+    """Run argv, signal it (SIGTERM) as soon as open_uploads() is non-empty; -> (returncode, stdout, stderr)."""
     p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     while not open_uploads():
         assert p.poll() is None and time.monotonic() < deadline, p.communicate()
         time.sleep(0.2)
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=timeout)
     return p.returncode, out, err
 
