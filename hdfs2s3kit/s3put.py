@@ -37,12 +37,13 @@ DEFAULT_CONCURRENCY = 6
 GROWTH_PARTS = 1024
 # Above this much buffer memory, fewer parts go up at once (big parts still
 # saturate a link with few streams); at least two buffers always exist (one
-# being filled while the other is sent and held for a retry). 56 MiB on top of
+# being filled while the other is sent and held for a retry). 48 MiB on top of
 # the client's own ~67 MiB (interpreter + boto3, measured by bench/bench_memory.py)
-# keeps the peak RSS <= 128 MiB while two parts fit, i.e. for any known size up to
-# 2 x 28 MiB parts x 10,000 = 273 GiB; beyond, 67 MiB + 2 x ceil(size / 10,000)
-# (memory_plan). A map task's container must allow that for its largest file.
-BUFFER_CAP = 56 * MiB
+# keeps the peak RSS <= 128 MiB (with a few MiB to spare) while two parts fit, i.e.
+# for any known size up to 24 MiB x 10,000 = 234 GiB; beyond, 67 MiB +
+# 2 x ceil(size / 10,000) (memory_plan). A map task's container must allow that
+# for its largest file.
+BUFFER_CAP = 48 * MiB
 READ_CHUNK = 1 * MiB
 PART_RETRIES = 4                   # on top of botocore's own retries
 RETRY_BASE_DELAY = 0.5
@@ -411,10 +412,11 @@ class _Uploader:
         """An encrypted stream whose header announces the source length: the object records it,
         so that `verify` checks the object against it (the frames were checked against it too)."""
         hdr = self.gate.header if self.gate is not None else None
-        if hdr is not None and hdr.length is not None:
+        if hdr is None:
+            return
+        self.metadata.setdefault(objmeta.META_FORMAT, str(hdr.version))
+        if hdr.length is not None:
             self.metadata.setdefault(objmeta.META_LENGTH, str(hdr.length))
-        if hdr is not None:
-            self.metadata.setdefault(objmeta.META_FORMAT, str(hdr.version))
             if self.rec is not None:
                 self.rec["src_bytes"] = hdr.length
 

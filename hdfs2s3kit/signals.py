@@ -75,13 +75,14 @@ class CatchSignals:
 
 class Deferred(CatchSignals):
     """`with Deferred():` runs its block to the end whatever signal arrives,
-    then raises the first one (unless the block raised already)."""
+    then raises the first one -- also in place of an error the block raised,
+    since the user's stop is what the run ends with."""
 
     def __init__(self):
         super().__init__(raise_now=False)
 
     def __exit__(self, etype, exc, tb):
         super().__exit__(etype, exc, tb)
-        if etype is None:
-            self.check()
+        if self.signum is not None and not isinstance(exc, errors.Interrupted):
+            raise errors.Interrupted(self.signum)
         return False

@@ -186,19 +186,40 @@ def test_pipe_killed_outright_then_a_failing_reader_still_stores_nothing(kit, ha
              HADOOP_CMD=stalling_hadoop(hadoop, tmp_path, 9 << 20))
     p = subprocess.Popen([PIPE, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/orphan.bin"], env=e,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while not kit.open_uploads():
         assert p.poll() is None and time.monotonic() < deadline, p.communicate()
         time.sleep(0.2)
     family = _descendants(p.pid)
     p.kill()                    # the parent shell dies without a word (SIGKILL, an OOM kill, ...)
     p.wait()
-    for pid in family:          # ... and then the stalled reader fails
-        if _cmdline(pid)[:1] == [b"sleep"]:
-            os.kill(pid, signal.SIGTERM)
-    while any(os.path.exists(f"/proc/{pid}") and _cmdline(pid) for pid in family):
+    deadline = time.monotonic() + 120
+    while True:                 # ... and then the stalled reader fails (its `sleep` may start later)
+        alive = [pid for pid in family if _cmdline(pid)]
+        if not alive:
+            break
         assert time.monotonic() < deadline, "the orphaned stages never finished"
+        for pid in {d for a in alive for d in _descendants(a)} | set(alive):
+            if _cmdline(pid)[:1] == [b"sleep"]:
+                os.kill(pid, signal.SIGTERM)
+        family = list(set(family) | {d for a in alive for d in _descendants(a)})
         time.sleep(0.2)
     p.stdout.close()
     p.stderr.close()
     assert kit.objects() == [] and kit.open_uploads() == []
+
+
+def test_pipe_messages_agree_with_the_record_when_the_reader_fails_after_its_last_byte(kit, hadoop, hdfs_dir,
+                                                                                        tmp_path):
+    hpath, local = hdfs_dir
+    data = os.urandom(1 << 20)
+    (local / "whole.bin").write_bytes(data)
+    wrapper = tmp_path / "hadoop-late-failure"
+    wrapper.write_text(FAILING_HADOOP.format(real=hadoop.cmd, cut=2 << 20))   # every byte, then exit 1
+    wrapper.chmod(0o755)
+    r = pipe(kit, f"{hpath}/whole.bin", f"s3://{BUCKET}/pipe/whole.bin", env={"HADOOP_CMD": str(wrapper)})
+    (rec,) = records(r.stdout)
+    assert r.returncode == 0 and rec["status"] == "ok", r.stderr
+    err = r.stderr.decode()
+    assert "after every byte arrived; the object was stored whole" in err and "nothing stored" not in err
+    assert kit.decrypt("pipe/whole.bin") == data

@@ -20,17 +20,17 @@ def test_unknown_length_schedule_starts_at_8_mib_and_reaches_tens_of_tib():
     assert s3put.schedule_capacity() > 20 * TiB
 
 
-@pytest.mark.parametrize("part,buffers", [(8 * MiB, 7), (14 * MiB, 4), (28 * MiB, 2), (64 * MiB, 2),
+@pytest.mark.parametrize("part,buffers", [(8 * MiB, 6), (14 * MiB, 3), (24 * MiB, 2), (64 * MiB, 2),
                                           (5 * GiB, 2)])
 def test_buffer_memory_is_bounded_as_parts_grow(part, buffers):
     # one buffer filling + the rest in flight; two at least so reading overlaps sending
     assert s3put.buffer_limit(part, 6) == buffers
 
 
-@pytest.mark.parametrize("size,bound", [(1 * GiB, 56 * MiB), (128 * GiB, 56 * MiB), (273 * GiB, 56 * MiB),
+@pytest.mark.parametrize("size,bound", [(1 * GiB, 48 * MiB), (128 * GiB, 42 * MiB), (234 * GiB, 48 * MiB),
                                         (1 * TiB, 2 * 105 * MiB)])
 def test_stated_memory_bound_for_known_sizes(size, bound):
-    # <= 56 MiB of part buffers (128 MiB peak with the client's own ~67 MiB) while two parts fit,
+    # <= 48 MiB of part buffers (128 MiB peak with the client's own ~67 MiB) while two parts fit,
     # then two parts of ceil(size / 10,000)
     assert s3put.memory_plan(size)[2] == bound
 
