@@ -98,13 +98,15 @@ def test_lost_response_to_the_creating_request_is_recognised_as_our_own_object(a
 def test_two_overwriting_writers_never_delete_each_others_object(aws_env, s3):
     s3.put_object(Bucket=BUCKET, Key="two", Body=b"old")
     mine, theirs = os.urandom(MiB), os.urandom(MiB)
-    # Our read-back reaches the server only after the other writer has completed.
-    with FaultyProxy(aws_env["AWS_ENDPOINT_URL"], hold_request={"head": 3}) as proxy:
+    # Our read-back reaches the server only after the other writer has completed (which takes it a
+    # process start and an upload: the hold is generous for a loaded machine).
+    with FaultyProxy(aws_env["AWS_ENDPOINT_URL"], hold_request={"head": 10}) as proxy:
         a = start_put(aws_env, "two", "--overwrite", proxy=proxy)
         a.stdin.write(mine)
         a.stdin.close()
         wait_for(lambda: proxy.kinds["head"] >= 1, "first writer never read back")
         b = put(aws_env, "two", theirs, "--overwrite")
+        assert a.poll() is None, "the first writer's read-back was not held back long enough"
         out, err = finish(a)
     assert b.returncode == 0, b.stderr
     assert record(b)["checksum_verified"] is True
