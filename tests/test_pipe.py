@@ -148,67 +148,6 @@ def test_the_protected_plain_pipeline_stores_nothing_when_the_reader_fails(kit, 
     assert kit.objects() == [] and kit.open_uploads() == []
 
 
-def _descendants(pid):
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            kids.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.append(k)
-            todo.append(k)
-    return out
-
-
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")
-    except OSError:
-        return []
-
-
-def test_pipe_killed_outright_then_a_failing_reader_still_stores_nothing(kit, hadoop, hdfs_dir, tmp_path):
-    import signal
-    import time
-
-    from harness.hadoop import stalling_hadoop
-
-    hpath, local = hdfs_dir
-    (local / "big.bin").write_bytes(os.urandom(12 << 20))
-    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
-             HADOOP_CMD=stalling_hadoop(hadoop, tmp_path, 9 << 20))
-    p = subprocess.Popen([PIPE, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/orphan.bin"], env=e,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
-    while not kit.open_uploads():
-        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
-        time.sleep(0.2)
-    family = _descendants(p.pid)
-    p.kill()                    # the parent shell dies without a word (SIGKILL, an OOM kill, ...)
-    p.wait()
-    deadline = time.monotonic() + 120
-    while True:                 # ... and then the stalled reader fails (its `sleep` may start later)
-        alive = [pid for pid in family if _cmdline(pid)]
-        if not alive:
-            break
-        assert time.monotonic() < deadline, "the orphaned stages never finished"
-        for pid in {d for a in alive for d in _descendants(a)} | set(alive):
-            if _cmdline(pid)[:1] == [b"sleep"]:
-                os.kill(pid, signal.SIGTERM)
-        family = list(set(family) | {d for a in alive for d in _descendants(a)})
-        time.sleep(0.2)
-    p.stdout.close()
-    p.stderr.close()
-    assert kit.objects() == [] and kit.open_uploads() == []
-
-
 def test_pipe_messages_agree_with_the_record_when_the_reader_fails_after_its_last_byte(kit, hadoop, hdfs_dir,
                                                                                         tmp_path):
     hpath, local = hdfs_dir
