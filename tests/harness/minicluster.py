@@ -15,13 +15,13 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from .hadoop import world_tmp  # noqa: F401 - also used by bench/bench_hadoop.py
 from .users import others_can_read
 
 CHECKOUT = Path(__file__).resolve().parent.parent.parent
@@ -197,8 +197,10 @@ def start(base, *, env=None, yarn=False):
     log_path = base / "minicluster.log"
     log = open(log_path, "w")
     full_env = dict(os.environ, **(env or {}))
-    # Containers inherit PATH from the NodeManager (the launcher): they find this `hadoop`.
+    # A node has `hadoop` on its PATH; YARN containers get a PATH of their own, so the NodeManager
+    # (the launcher) hands them HADOOP_CMD instead (its env whitelist, like the AWS variables).
     full_env["PATH"] = f"{base / 'bin'}:{full_env.get('PATH', '/usr/bin:/bin')}"
+    full_env["HADOOP_CMD"] = str(base / "bin" / "hadoop")
     proc = subprocess.Popen(launcher_argv(base, lib, yarn=yarn), cwd=base, env=full_env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
     log.close()
@@ -212,12 +214,6 @@ def start(base, *, env=None, yarn=False):
             raise RuntimeError(f"mini cluster did not start (exit {proc.returncode}); log {log_path}:\n{tail}")
         if line.startswith("READY "):
             return MiniHadoop(base, proc, json.loads(line[6:]), log_path)
-
-
-def world_tmp(prefix):
-    d = tempfile.mkdtemp(prefix=prefix)
-    os.chmod(d, 0o755)  # test users must traverse it
-    return d
 
 
 @pytest.fixture(scope="session")

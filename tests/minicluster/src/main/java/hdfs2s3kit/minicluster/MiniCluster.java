@@ -214,7 +214,11 @@ public final class MiniCluster {
     conf.setInt("mapreduce.reduce.memory.mb", 256);
     conf.set("mapreduce.reduce.java.opts", "-Xmx160m" + jvm);
     conf.setInt("mapreduce.task.io.sort.mb", 16);
-    conf.setInt("yarn.nodemanager.delete.debug-delay-sec", 0);
+    // Container logs (a failed mapper's stderr) stay until the cluster stops.
+    conf.setInt("yarn.nodemanager.delete.debug-delay-sec", 3600);
+    // A killed task gets SIGTERM, then SIGKILL after this long (default 250 ms): time for the
+    // mapper to abort its open multipart upload on a loaded 2-core machine (docs/HADOOP.md).
+    conf.setLong("yarn.nodemanager.sleep-delay-before-sigkill.ms", 3000);
     conf.setBoolean("yarn.timeline-service.enabled", false);
     conf.set("yarn.nodemanager.env-whitelist", String.join(",",
         conf.get("yarn.nodemanager.env-whitelist", ""), "PATH", opts.nodeEnv));
@@ -311,16 +315,18 @@ public final class MiniCluster {
     String java = new File(System.getProperty("java.home"), "bin/java").getPath();
     String script = "#!/bin/bash\n"
         + "# hadoop (written by the hdfs2s3kit test mini cluster): FsShell and RunJar on its config.\n"
-        + "conf=${HADOOP_CONF_DIR:-" + sh(confDir.getPath()) + "}\n"
+        // Always this cluster's config: inside a YARN container HADOOP_CONF_DIR may name another.
+        + "conf=" + sh(confDir.getPath()) + "\n"
         + "cp=" + sh(cp) + "\n"
         + "java=" + sh(java) + "\n"
         + "opts=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -XX:-UsePerfData $HADOOP_CLIENT_OPTS)\n"
         + "case \"$1\" in\n"
         + "  fs|dfs) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.fs.FsShell \"$@\" ;;\n"
         + "  jar) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.util.RunJar \"$@\" ;;\n"
+        + "  job) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.mapred.JobClient \"$@\" ;;\n"
         + "  classpath) echo \"$conf:$cp\" ;;\n"
         + "  version) exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.util.VersionInfo ;;\n"
-        + "  *) echo \"usage: hadoop fs|jar|classpath|version ...\" >&2; exit 1 ;;\n"
+        + "  *) echo \"usage: hadoop fs|jar|job|classpath|version ...\" >&2; exit 1 ;;\n"
         + "esac\n";
     File f = new File(bin, "hadoop");
     Files.write(f.toPath(), script.getBytes(StandardCharsets.UTF_8));
