@@ -64,7 +64,9 @@ def _borrowed_params(with_flags, with_version):
         debug: bool = typer.Option(False, "--debug", is_eager=True, expose_value=False,
                                    callback=_set(verbosity.DEBUG),
                                    help="Also every AWS call: each attempt, its outcome and time (no secrets)."),
-        version: bool = typer.Option(False, "--version", is_eager=True, expose_value=False, callback=_version,
+        # Not named `version`: click stores values by parameter name, so a command's own
+        # `version` argument (keys rotate VERSION) would trip this eager callback.
+        show_version: bool = typer.Option(False, "--version", is_eager=True, expose_value=False, callback=_version,
                                      help="Print the version and exit."),
     ):
         pass
@@ -72,7 +74,8 @@ def _borrowed_params(with_flags, with_version):
     a = typer.Typer(add_completion=False)
     a.command()(flags)
     params = typer.main.get_command(a).params
-    return [p for p in params if (p.name == "version" and with_version) or (p.name != "version" and with_flags)]
+    return [p for p in params
+            if (p.name == "show_version" and with_version) or (p.name != "show_version" and with_flags)]
 
 
 def _metavar_for(param):
