@@ -64,15 +64,19 @@ def test_non_member_is_denied_77_naming_the_group(scene):
 
 def test_untraversable_folder_is_77_with_hdfs_reason_not_missing(scene):
     path = f"{scene.home}/locked/fin.csv"   # alice is in fin, but cannot enter locked/
-    r = scene.check(scene.alice, "--audit", path)
+    r = scene.check(scene.alice, path)
     assert r.returncode == 77, r.stderr
-    err = r.stderr.decode().splitlines()
-    msg = [ln for ln in err if not ln.startswith("{")]
-    assert len(msg) == 1 and path in msg[0]
+    msg = r.stderr.decode().splitlines()
+    assert len(msg) == 1 and path in msg[0], msg
     # HDFS's own reason: which access to which inode was refused
     assert "access=EXECUTE" in msg[0] and f'{scene.home}/locked"' in msg[0], msg[0]
-    (rec,) = [json.loads(ln) for ln in err if ln.startswith("{")]
+    # with --audit, stderr is JSON lines only, and the record carries the same reason
+    a = scene.check(scene.alice, "--audit", path)
+    assert a.returncode == 77, a.stderr
+    recs = [json.loads(ln) for ln in a.stderr.decode().splitlines()]
+    (rec,) = [x for x in recs if x.get("event") == "authz"]
     assert rec["decision"] == "deny" and rec["code"] == 77 and rec["path"] == path
+    assert "access=EXECUTE" in rec["reason"], rec["reason"]
 
 
 def test_missing_file_is_66(scene):
@@ -87,7 +91,8 @@ def test_hdfs_uri_bare_and_relative_paths_are_judged_on_the_same_file(scene):
     r = scene.check(scene.alice, "--audit", *forms)
     assert r.returncode == 0, r.stderr
     recs = [json.loads(ln) for ln in r.stderr.decode().splitlines() if ln.startswith("{")]
-    assert [x["path"] for x in recs] == forms
+    # a relative path is resolved against the HDFS home before deciding, and audited absolute
+    assert [x["path"] for x in recs] == [bare, forms[1], bare]
     assert {(x["owner"], x["group"], x["decision"]) for x in recs} == {(scene.mc.superuser, scene.fin, "allow")}
     # bob is not in fin: the same file is denied in every absolute spelling
     r = scene.check(scene.bob, forms[0], forms[1])
