@@ -43,7 +43,8 @@ def test_transfer_proves_each_read_against_hdfs_checksum_in_one_batch(kit, minic
     r = kit.transfer(*files, env=minicluster.env())
     assert r.returncode == 0, r.stderr
     # the status and the checksums of the batch: one JVM each, side by side; then one -cat per file
-    assert minicluster.launches() - before == 2 + len(files)
+    # -stat and -checksum for the batch; per file one -cat and the re-check -stat (binding)
+    assert minicluster.launches() - before == 2 + 2 * len(files)
     for rec, (path, data) in zip(records(r.stdout), files.items()):
         want = f"COMPOSITE-CRC32C:{crc32c.crc32c(data):08x}"
         assert (rec["status"], rec["hdfs_checksum"], rec["hdfs_checksum_status"]) == ("ok", want, "match")
@@ -89,7 +90,7 @@ def test_proof_can_be_turned_off_for_encryption_zones(kit, minicluster, hdfs_hom
     before = minicluster.launches()
     r = kit.transfer(f"{hdfs_home}/ez.bin", env=minicluster.env())
     assert r.returncode == 0, r.stderr
-    assert minicluster.launches() - before == 2          # no -checksum JVM
+    assert minicluster.launches() - before == 3          # -stat, -cat, re-check -stat: no -checksum JVM
     (rec,) = records(r.stdout)
     assert rec["hdfs_checksum"] is None and "hdfs_checksum=off" in rec["hdfs_checksum_status"]
 
