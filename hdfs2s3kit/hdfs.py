@@ -214,16 +214,22 @@ def _parse_stat_output(paths, rc, stdout, stderr):
     return out
 
 
-def _stat_run(argv, paths):
-    """One JVM for all of paths (a batch, or a single root)."""
-    proc = _popen(argv, _stat_args(paths), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run_collect(argv, args):
+    """One `hadoop fs ARGS` run to its end -> (exit status, stdout, stderr) as bytes;
+    the JVM is killed if we are interrupted while waiting (a signal must not orphan it)."""
+    proc = _popen(argv, args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with proc:
         try:
             out, err = proc.communicate()
         except BaseException:
             proc.kill()
             raise
-    return _parse_stat_output(paths, proc.returncode, out, err)
+    return proc.returncode, out, err
+
+
+def _stat_run(argv, paths):
+    """One JVM for all of paths (a batch, or a single root)."""
+    return _parse_stat_output(paths, *run_collect(argv, _stat_args(paths)))
 
 
 def _name(db, num):

@@ -26,7 +26,6 @@ never filtered: they were asked for by name.
 import os
 import re
 import stat as statmod
-import subprocess
 
 from . import errors, hdfs
 
@@ -165,21 +164,14 @@ def parse_ls(root, text):
 def list_remote(root, hadoop_cmd=None):
     """One `hadoop fs -ls -R` for the whole tree."""
     argv = hdfs.hadoop_argv(hadoop_cmd)
-    proc = hdfs._popen(argv, ["-ls", "-R", hdfs.glob_escape(root)], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-    with proc:
-        try:
-            out, err = proc.communicate()
-        except BaseException:
-            proc.kill()
-            raise
+    rc, out, err = hdfs.run_collect(argv, ["-ls", "-R", hdfs.glob_escape(root)])
     text = out.decode(errors="surrogateescape")
     entries = parse_ls(root, text)
-    if proc.returncode != 0 and not entries:
+    if rc != 0 and not entries:
         msg = hdfs.meaningful_line(err.decode(errors="replace"), "ls")
         e = hdfs._classify(root, msg.replace("ls: ", "stat: ", 1) if msg.startswith("ls: ") else msg)
         if e.code == errors.IOERR and not msg.startswith("ls: "):
-            raise errors.UnavailableError(f"hadoop fs -ls -R {root} failed: {msg or f'exit {proc.returncode}'}")
+            raise errors.UnavailableError(f"hadoop fs -ls -R {root} failed: {msg or f'exit {rc}'}")
         raise e
     return entries
 
