@@ -179,16 +179,16 @@ def _readline(proc, timeout):
     return box[0].rstrip("\n")
 
 
-def launcher_argv(base, lib, *, yarn=False, datanodes=2):
+def launcher_argv(base, lib, *, yarn=False, datanodes=2, kerberos=False):
     """The java command line of the launcher (also what `make minicluster` runs)."""
     java = shutil.which("java")
     cp = f"{TARGET / 'classes'}:{TARGET / 'lib'}/*"
     argv = [java, *LAUNCHER_JAVA_OPTS, "-cp", cp, MAIN_CLASS, "--dir", str(base),
             "--datanodes", str(datanodes), "--client-classpath", f"{lib}/*"]
-    return argv + ([] if yarn else ["--no-yarn"])
+    return argv + ([] if yarn else ["--no-yarn"]) + (["--kerberos"] if kerberos else [])
 
 
-def start(base, *, env=None, yarn=False):
+def start(base, *, env=None, yarn=False, datanodes=2, kerberos=False):
     """Start the launcher in base (its working folder too) and wait for READY."""
     if not built():
         build()
@@ -201,7 +201,7 @@ def start(base, *, env=None, yarn=False):
     # (the launcher) hands them HADOOP_CMD instead (its env whitelist, like the AWS variables).
     full_env["PATH"] = f"{base / 'bin'}:{full_env.get('PATH', '/usr/bin:/bin')}"
     full_env["HADOOP_CMD"] = str(base / "bin" / "hadoop")
-    proc = subprocess.Popen(launcher_argv(base, lib, yarn=yarn), cwd=base, env=full_env, text=True,
+    proc = subprocess.Popen(launcher_argv(base, lib, yarn=yarn, datanodes=datanodes, kerberos=kerberos), cwd=base, env=full_env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
     log.close()
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
@@ -30,6 +31,8 @@ import org.apache.hadoop.hdfs.MiniDFSCluster;
 import org.apache.hadoop.hdfs.server.datanode.DataNode;
 import org.apache.hadoop.mapred.JobConf;
 import org.apache.hadoop.mapreduce.v2.MiniMRYarnCluster;
+import org.apache.hadoop.minikdc.MiniKdc;
+import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.yarn.conf.YarnConfiguration;
 
 /**
@@ -38,7 +41,7 @@ import org.apache.hadoop.yarn.conf.YarnConfiguration;
  *
  * <pre>
  * java -cp target/classes:target/lib/* hdfs2s3kit.minicluster.MiniCluster --dir DIR [--datanodes 2]
- *      [--no-yarn] [--nn-port 0] [--client-classpath CP] [--node-env NAME,NAME...]
+ *      [--no-yarn] [--nn-port 0] [--client-classpath CP] [--node-env NAME,NAME...] [--kerberos]
  * </pre>
  *
  * DIR gets conf/ (core-site, hdfs-site, yarn-site, mapred-site, log4j.properties: what a client needs),
@@ -49,6 +52,13 @@ import org.apache.hadoop.yarn.conf.YarnConfiguration;
  *
  * Everything binds to 127.0.0.1. Permissions are on, groups come from the host's shell (`id`), and the
  * launching user is the HDFS superuser (the NameNode's user), as on a real installation.
+ *
+ * <p>{@code --kerberos}: a secure HDFS (no YARN). A MiniKdc (Apache Kerby) in this JVM, realm
+ * EXAMPLE.COM on localhost; the NameNode and DataNodes log in as {@code hdfs/localhost} from a
+ * keytab (so the superuser is {@code hdfs}), block access tokens on, SASL on data transfer
+ * ({@code authentication}) without privileged ports ({@code ignore.secure.ports.for.testing}).
+ * conf/krb5.conf is the KDC's krb5.conf for clients (bin/hadoop passes it to Java; MIT tools
+ * take it as KRB5_CONFIG); {@code add-principal} makes a user's principal and keytab.
  */
 public final class MiniCluster {
   /** Variables the NodeManager hands to containers from its own environment: on a real node the
@@ -64,6 +74,9 @@ public final class MiniCluster {
   private final List<Integer> dnPorts = new ArrayList<>();           // stable index -> xfer port
   private final Map<Integer, MiniDFSCluster.DataNodeProperties> stopped = new TreeMap<>();
   private volatile boolean down;
+  private MiniKdc kdc;
+  private String realm;
+  private File serviceKeytab;
 
   static final class Options {
     File dir;
@@ -139,7 +152,6 @@ public final class MiniCluster {
         case "--nn-port": o.nnPort = Integer.parseInt(value(args, ++i, a)); break;
         case "--client-classpath": o.clientClasspath = value(args, ++i, a); break;
         case "--node-env": o.nodeEnv = value(args, ++i, a); break;
-        // Reserved: a MiniKdc and Kerberos-secured HDFS/YARN (issue 16) plug in here.
         case "--kerberos": o.kerberos = true; break;
         default: throw new IllegalArgumentException("unknown option " + a);
       }
@@ -148,7 +160,7 @@ public final class MiniCluster {
       throw new IllegalArgumentException("--dir DIR is required");
     }
     if (o.kerberos) {
-      throw new IllegalArgumentException("--kerberos is not implemented yet");
+      o.yarn = false;   // the Kerberos mode is HDFS only (a secure YARN would need the LinuxContainerExecutor)
     }
     if (o.datanodes < 1) {
       throw new IllegalArgumentException("--datanodes must be at least 1");
@@ -179,7 +191,50 @@ public final class MiniCluster {
     conf.setInt("dfs.client.retry.window.base", 100);
     conf.setInt("dfs.namenode.fs-limits.min-block-size", 65536);
     conf.set("dfs.namenode.rpc-bind-host", LOOPBACK);
+    if (opts.kerberos) {
+      secureConf(conf);
+    }
     return conf;
+  }
+
+  /** A KDC on localhost with the services' principals in one keytab (only the launcher's user
+   *  reads it). Sets java.security.krb5.conf for this JVM (MiniKdc does). */
+  void startKdc() throws Exception {
+    File kdir = new File(opts.dir, "kdc");
+    Files.createDirectories(kdir.toPath());
+    Properties kc = MiniKdc.createConf();
+    kc.setProperty(MiniKdc.KDC_BIND_ADDRESS, "localhost");
+    // Tests ask for tickets of a few seconds to see one expire.
+    kc.setProperty(MiniKdc.MIN_TICKET_LIFETIME, "1");
+    kdc = new MiniKdc(kc, kdir);
+    kdc.start();
+    realm = kdc.getRealm();
+    serviceKeytab = new File(kdir, "hdfs.keytab");
+    kdc.createPrincipal(serviceKeytab, "hdfs/localhost", "HTTP/localhost");
+    File confDir = new File(opts.dir, "conf");
+    Files.createDirectories(confDir.toPath());
+    File krb5 = new File(confDir, "krb5.conf");
+    Files.copy(kdc.getKrb5conf().toPath(), krb5.toPath(), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    krb5.setReadable(true, false);
+  }
+
+  /** What a secure HDFS needs; service principals are literal (no _HOST): everything is localhost. */
+  void secureConf(Configuration conf) {
+    String hdfs = "hdfs/localhost@" + realm;
+    conf.set("hadoop.security.authentication", "kerberos");
+    conf.set("dfs.namenode.kerberos.principal", hdfs);
+    conf.set("dfs.namenode.keytab.file", serviceKeytab.getPath());
+    conf.set("dfs.datanode.kerberos.principal", hdfs);
+    conf.set("dfs.datanode.keytab.file", serviceKeytab.getPath());
+    conf.set("dfs.web.authentication.kerberos.principal", "HTTP/localhost@" + realm);
+    conf.set("dfs.web.authentication.kerberos.keytab", serviceKeytab.getPath());
+    conf.setBoolean("dfs.block.access.token.enable", true);
+    conf.set("dfs.data.transfer.protection", "authentication");
+    // SASL on data transfer instead of privileged ports (no root-started SecureDataNodeStarter),
+    // and plain HTTP for the web UIs (no keystores to make).
+    conf.setBoolean("ignore.secure.ports.for.testing", true);
+    conf.set("dfs.http.policy", "HTTP_ONLY");
+    UserGroupInformation.setConfiguration(conf);
   }
 
   /** Small YARN for 2 cores: AM and map containers of a few hundred MB, fast heartbeats. */
@@ -229,6 +284,9 @@ public final class MiniCluster {
     // MiniMRYarnCluster keeps its work folders under test.build.data (default: ./target/test/data).
     System.setProperty("test.build.data", new File(data, "yarn").getPath());
     Files.createDirectories(new File(opts.dir, "conf").toPath());
+    if (opts.kerberos) {
+      startKdc();
+    }
     Configuration conf = baseConf();
     dfs = new MiniDFSCluster.Builder(conf, new File(data, "dfs"))
         .numDataNodes(opts.datanodes)
@@ -257,6 +315,9 @@ public final class MiniCluster {
   synchronized void startYarn() throws Exception {
     if (yarn != null) {
       return;
+    }
+    if (opts.kerberos) {
+      throw new IllegalStateException("the Kerberos mode is HDFS only: no YARN");
     }
     Configuration yconf = new YarnConfiguration(new JobConf(dfs.getConfiguration(0)));
     yarnConf(yconf);
@@ -319,14 +380,18 @@ public final class MiniCluster {
         + "conf=" + sh(confDir.getPath()) + "\n"
         + "cp=" + sh(cp) + "\n"
         + "java=" + sh(java) + "\n"
-        + "opts=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -XX:-UsePerfData $HADOOP_CLIENT_OPTS)\n"
+        + "opts=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -XX:-UsePerfData"
+        // Java reads /etc/krb5.conf unless told: this cluster's KDC is in conf/krb5.conf.
+        + (opts.kerberos ? " -Djava.security.krb5.conf=" + sh(new File(confDir, "krb5.conf").getPath()) : "")
+        + " $HADOOP_CLIENT_OPTS)\n"
         + "case \"$1\" in\n"
         + "  fs|dfs) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.fs.FsShell \"$@\" ;;\n"
         + "  jar) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.util.RunJar \"$@\" ;;\n"
         + "  job) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.mapred.JobClient \"$@\" ;;\n"
+        + "  fetchdt) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.hdfs.tools.DelegationTokenFetcher \"$@\" ;;\n"
         + "  classpath) echo \"$conf:$cp\" ;;\n"
         + "  version) exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.util.VersionInfo ;;\n"
-        + "  *) echo \"usage: hadoop fs|jar|job|classpath|version ...\" >&2; exit 1 ;;\n"
+        + "  *) echo \"usage: hadoop fs|jar|job|fetchdt|classpath|version ...\" >&2; exit 1 ;;\n"
         + "esac\n";
     File f = new File(bin, "hadoop");
     Files.write(f.toPath(), script.getBytes(StandardCharsets.UTF_8));
@@ -347,6 +412,13 @@ public final class MiniCluster {
     sb.append(",\"datanodes\":").append(dnPorts.size());
     sb.append(",\"user\":").append(json(System.getProperty("user.name")));
     sb.append(",\"yarn\":").append(yarn != null);
+    sb.append(",\"kerberos\":").append(opts.kerberos);
+    if (opts.kerberos) {
+      sb.append(",\"realm\":").append(json(realm));
+      sb.append(",\"krb5_conf\":").append(json(new File(opts.dir, "conf/krb5.conf").getPath()));
+      sb.append(",\"kdc_port\":").append(kdc.getPort());
+      sb.append(",\"service_principal\":").append(json("hdfs/localhost@" + realm));
+    }
     if (yarn != null) {
       sb.append(",\"rm\":").append(json(yarn.getConfig().get("yarn.resourcemanager.address")));
     }
@@ -385,6 +457,8 @@ public final class MiniCluster {
    * <li>{@code locate PATH}: the DataNodes holding PATH's blocks ({@code OK 0,1})</li>
    * <li>{@code start-yarn}: YARN + MapReduce now (answers the ResourceManager's address)</li>
    * <li>{@code fs ARGS...}: `hadoop fs ARGS` in this JVM as the superuser (set-up for tests)</li>
+   * <li>{@code add-principal NAME KEYTAB} (Kerberos mode): principal NAME@REALM with a random key,
+   *     written to KEYTAB (answers the principal)</li>
    * <li>{@code ping}</li>
    * </ul>
    */
@@ -392,6 +466,13 @@ public final class MiniCluster {
     switch (a[0]) {
       case "ping":
         return "";
+      case "add-principal": {
+        if (kdc == null) {
+          throw new IllegalStateException("not a Kerberos cluster (--kerberos)");
+        }
+        kdc.createPrincipal(new File(a[2]), a[1]);
+        return " " + a[1] + "@" + realm;
+      }
       case "start-yarn":
         startYarn();
         return " " + yarn.getConfig().get("yarn.resourcemanager.address");
@@ -490,6 +571,9 @@ public final class MiniCluster {
       }
     } catch (Exception e) {
       System.err.println("minicluster: stopping HDFS: " + e);
+    }
+    if (kdc != null) {
+      kdc.stop();
     }
   }
 }
