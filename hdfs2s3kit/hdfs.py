@@ -66,9 +66,12 @@ class FileStat:
 def hadoop_argv(hadoop_cmd=None):
     """The Hadoop client as an argument list: HADOOP_CMD may hold a command and its own
     arguments (split like a shell would, but never run through one). A site policy's
-    `hadoop_cmd` (sitepolicy) overrides both: then the user's HADOOP_CMD does not count."""
-    from . import sitepolicy
+    `hadoop_cmd` (sitepolicy) overrides both: then the user's HADOOP_CMD does not count.
+    Before any launch, the identity the client will present must be bound to the Linux user
+    (hadoopident.bind: 77 otherwise, or with no valid Kerberos ticket)."""
+    from . import hadoopident, sitepolicy
 
+    hadoopident.bind()
     pinned, _where = sitepolicy.pinned_hadoop_cmd()
     cmd = pinned or hadoop_cmd or os.environ.get(ENV_VAR) or DEFAULT_CMD
     argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
@@ -153,6 +156,14 @@ def _classify(path, message):
     return errors.KitIOError(f"{path}: {text or 'hadoop fs -stat failed'}")
 
 
+def _raise_auth_failure(stderr_text):
+    from . import hadoopident
+
+    err = hadoopident.auth_failure(stderr_text)
+    if err is not None:
+        raise err
+
+
 def _parse_stat(path, line):
     m = _STAT_LINE.match(line)
     kind, owner, group, mode, length, mtime, _name = m.groups()
@@ -196,7 +207,9 @@ def _parse_stat_output(paths, rc, stdout, stderr):
         else:
             cur.append(ln)
     if len(groups) != len(paths) or cur:
-        # The separator did not answer: the client itself is broken (no config, cluster down).
+        # The separator did not answer: the client itself is broken (no config, cluster down),
+        # or could not authenticate (one line, 77: never the JVM's trace).
+        _raise_auth_failure(stderr)
         why = meaningful_line(stderr, "stat") or f"exit {rc}"
         raise errors.UnavailableError(f"hadoop fs -stat failed: {why}")
     failed = [p for p, g in zip(paths, groups) if not g]
@@ -604,6 +617,7 @@ class HadoopReader(_CheckedReader):
             if rc == 0 or isinstance(st, errors.NoInputError) or (isinstance(st, FileStat) and st.is_dir):
                 self._take_stat(st)
         if rc != 0:
+            _raise_auth_failure(self._err.text())
             why = meaningful_line(self._err.text(), "cat")
             how = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
             raise errors.KitIOError(f"reading {self.src}: hadoop fs -cat failed ({how})"

@@ -5,11 +5,10 @@
   TAB separates SRC from DEST) a TAB: such a record is refused, never trimmed or split
   into something else.
 - A relative HDFS path is resolved the way the Hadoop client resolves it (against the
-  user's home, /user/NAME, NAME = $HADOOP_USER_NAME or the login user) *before* the
+  user's home, /user/NAME, NAME = the Hadoop identity: hadoopident) *before* the
   decision, and the absolute path is what is decided, read and audited.
 """
 
-import os
 import re
 
 from . import errors
@@ -24,10 +23,11 @@ def has_scheme(path):
 
 
 def hadoop_user():
-    """The user the Hadoop client acts as under simple auth: $HADOOP_USER_NAME, else the login user."""
-    from . import identity
+    """The user the Hadoop client acts as (hadoopident): under simple auth $HADOOP_USER_NAME, else
+    the login user; under Kerberos the short name of the token's owner or the ticket's principal."""
+    from . import hadoopident
 
-    return os.environ.get("HADOOP_USER_NAME") or identity.effective_user()
+    return hadoopident.current().name
 
 
 def absolute(path):

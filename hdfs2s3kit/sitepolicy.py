@@ -11,6 +11,13 @@ is ignored with a warning. Format: `KEY = VALUE` lines, `#` comments:
     allowed_groups = fin, domain users
     allowed_destinations = s3://data-lake/hdfs/*, s3://audit/exports/*
     hadoop_cmd = /usr/bin/hadoop
+    allowed_hadoop_identities = yarn:*, etl:svc-etl
+
+`allowed_hadoop_identities` (LINUX_USER:HADOOP_USER pairs, `*` for any) is the one
+loosening, so only site files can say it: by default the Hadoop identity the HDFS client
+acts as (hadoopident: HADOOP_USER_NAME, the Kerberos principal's short name, a delegation
+token's owner) must be the Linux user who runs the tool. A pair counts only if every site
+file that sets the key names it.
 
 Layers only tighten: a decision must satisfy every rule any layer names (site,
 the SSM config, --policy); `allowed_groups` is the intersection of every layer
@@ -38,7 +45,8 @@ from . import errors
 DEFAULT_PATH = "/etc/hdfs2s3kit/site.conf"
 EXTRA_ENV = "HDFS2S3_SITE_CONF"
 RULES = ("group", "posix")
-KEYS = ("config_prefix", "authz_policy", "allowed_groups", "allowed_destinations", "hadoop_cmd")
+KEYS = ("config_prefix", "authz_policy", "allowed_groups", "allowed_destinations", "hadoop_cmd",
+        "allowed_hadoop_identities")
 
 # Set by the command runner so a warning follows the command's stderr format (JSON under --audit).
 on_warning = None
@@ -59,6 +67,7 @@ class SiteFile:
     allowed_groups: tuple = None       # None: this file does not restrict groups
     destinations: tuple = None         # None: this file does not restrict destinations
     hadoop_cmd: str = None
+    hadoop_identities: tuple = None    # ((linux, hadoop), ...); None: this file does not say
 
 
 def parse_rules(text, where, exc=errors.ConfigError):
@@ -120,7 +129,18 @@ def parse(path, text):
     for d in dests or ():
         if not d.startswith("s3://"):
             raise errors.ConfigError(f"{where}: allowed_destinations: not an s3:// pattern: {d!r}")
+    idents = None
+    if "allowed_hadoop_identities" in vals:
+        idents = []
+        for pair in split_list(vals["allowed_hadoop_identities"]):
+            linux, sep, hadoop = (x.strip() for x in pair.partition(":"))
+            if not sep or not linux or not hadoop:
+                raise errors.ConfigError(f"{where}: allowed_hadoop_identities: expected LINUX_USER:HADOOP_USER, "
+                                         f"got {pair!r}")
+            idents.append((linux, hadoop))
+        idents = tuple(idents)
     return SiteFile(
+        hadoop_identities=idents,
         path=path, config_prefix=prefix,
         rules=parse_rules(vals["authz_policy"], where) if vals.get("authz_policy") else (),
         allowed_groups=split_list(vals["allowed_groups"]) if "allowed_groups" in vals else None,
@@ -175,6 +195,18 @@ def pinned_prefix():
 
 def pinned_hadoop_cmd():
     return _pinned("hadoop_cmd", "hadoop_cmd")
+
+
+def hadoop_identity_allowed(linux, hadoop):
+    """The site file(s) allowing Linux user LINUX to act in HDFS as HADOOP ("a, b"), or None.
+    Every site file that sets allowed_hadoop_identities must name the pair (`*` matches any)."""
+    files = [s for s in site_files() if s.hadoop_identities is not None]
+    if not files:
+        return None
+    for s in files:
+        if not any(lx in (linux, "*") and hx in (hadoop, "*") for lx, hx in s.hadoop_identities):
+            return None
+    return ", ".join(f"site:{s.path}" for s in files)
 
 
 # ---------------------------------------------------------------- the policy a decision uses
