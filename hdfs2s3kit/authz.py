@@ -69,7 +69,8 @@ class Decision:
         return list(groups)
 
     def audit_record(self):
-        """One JSON-able dict per decision: who, what, under which rule (and whose), and why."""
+        """One JSON-able dict per decision: who (the Linux user, and the Hadoop identity HDFS
+        answered for), what, under which rule (and whose), and why."""
         st = self.stat
         pol = self.policy
         rec = {
@@ -92,6 +93,13 @@ class Decision:
             "reason": self.reason,
             "code": self.code,
         }
+        # Who HDFS acted as when it answered (hadoopident): beside the Linux user decided for.
+        from . import hadoopident
+
+        ident = None if hdfs.is_local(self.path) else hadoopident.bound()
+        rec.update(ident.record() if ident else hadoopident.empty_record())
+        if ident is not None and ident.allowed_by:
+            rec["hadoop_allowed_by"] = ident.allowed_by
         if st is not None and st.gid is not None:
             rec.update(owner_uid=st.uid, group_gid=st.gid)
         if self.given is not None:

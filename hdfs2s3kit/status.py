@@ -17,7 +17,7 @@ FIELDS = (
     "src", "bucket", "key", "version_id", "etag", "bytes", "parts", "part_sizes",
     "checksum_algorithm", "checksum", "checksum_type", "checksum_verified", "framed", "frames",
     "upload_id", "aborted", "object_exists", "completeness", "note", "xxh3_128", "key_id",
-    "role_arn", "session_name", "user", "host",
+    "role_arn", "session_name", "user", "hadoop_user", "hadoop_principal", "hadoop_auth", "host",
     "started", "finished", "duration_s", "mib_s",
 )
 
@@ -35,8 +35,16 @@ def new_record(tool, **fields):
 
 
 def finish(rec, status, exit_code=0, error=None):
-    """Stamp the end of an attempt; drops the private monotonic start."""
+    """Stamp the end of an attempt; drops the private monotonic start. An HDFS source's record
+    names the Hadoop identity the process read it as (hadoopident), beside the Linux `user`."""
     t0 = rec.pop("_t0", None)
+    src = rec.get("src")
+    if rec.get("hadoop_user") is None and src and src != "-" and not str(src).startswith("file:"):
+        from . import hadoopident
+
+        ident = hadoopident.bound()
+        if ident is not None:
+            rec.update(ident.record())
     rec["status"] = status
     rec["exit_code"] = exit_code
     rec["error"] = error

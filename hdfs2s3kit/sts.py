@@ -7,8 +7,8 @@ expiry, so an upload lasting hours never meets an expired token.
 Least privilege: a run that knows where it writes passes a *session policy*
 (`session_policy`) limiting the session to those keys (or one prefix) of the
 destination bucket, whatever the role itself may do; and every session carries
-`SourceIdentity` = the real (effective) user, which CloudTrail records and
-which sticks through role chaining. The role's trust policy must allow
+`SourceIdentity` = the real (effective) user (with the Hadoop principal it reads
+HDFS as, hadoopident.who), which CloudTrail records and which sticks through role chaining. The role's trust policy must allow
 `sts:SetSourceIdentity` (docs/SECURITY.md).
 """
 
@@ -22,7 +22,7 @@ import boto3
 import botocore.credentials
 import botocore.session
 
-from . import aws, errors, identity
+from . import aws, errors, hadoopident
 
 # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; with a
 # short session those windows would cover the whole lifetime and every request
@@ -34,8 +34,9 @@ _BAD = re.compile(r"[^\w+=,.@-]")
 
 def session_name(user=None, host=None, pid=None):
     """RoleSessionName `user@host-pid` for CloudTrail, in STS's charset and 2..64 chars."""
-    # the effective uid, not $USER/$LOGNAME: CloudTrail must name who really ran it
-    user = user or identity.audit_name()
+    # the effective uid, not $USER/$LOGNAME: CloudTrail must name who really ran it; and the
+    # Hadoop identity the process reads HDFS as, when that is more than the same plain name
+    user = user or hadoopident.who()[1]
     host = (host or socket.gethostname()).split(".")[0]
     pid = os.getpid() if pid is None else pid
     tail = f"-{pid}"
@@ -94,8 +95,10 @@ def session_policy(scope, region=None):
 
 
 def source_identity(user=None):
-    """SourceIdentity: the real user's name in STS's charset, 2..64 characters."""
-    name = _BAD.sub("_", user or identity.audit_name())[:64]
+    """SourceIdentity: the real user's name in STS's charset, 2..64 characters; with the Hadoop
+    principal the process read HDFS as (`alice+alice@EXAMPLE.COM`) when that is more than the
+    same plain name (hadoopident.who)."""
+    name = _BAD.sub("_", user or hadoopident.who()[0])[:64]
     return name if len(name) >= 2 else (name + "__")[:2]
 
 
