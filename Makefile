@@ -16,12 +16,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Java for the real Hadoop client, a JDK and Maven for the mini cluster, strace for the no-plaintext-on-disk test.
+# Java for the real Hadoop client, a JDK and Maven for the mini cluster, strace for the no-plaintext-on-disk test,
+# MIT's kinit/klist/kdestroy (krb5-user) for the Kerberized mini cluster's users. Debian's krb5-config writes an
+# /etc/krb5.conf for a realm on the Internet: the tests never use it (KRB5_CONFIG, -Djava.security.krb5.conf).
 sysdeps:
 	@need=""; command -v java >/dev/null || need="$$need default-jre-headless"; \
 	command -v javac >/dev/null || need="$$need default-jdk-headless"; \
 	command -v mvn >/dev/null || need="$$need maven"; \
 	command -v strace >/dev/null || need="$$need strace"; \
+	command -v kinit >/dev/null || need="$$need krb5-user"; \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
 	  else echo "make: missing$$need (tests that need them will skip)"; fi; fi
@@ -37,8 +40,11 @@ $(MC_STAMP): $(MINICLUSTER)/pom.xml $(shell find $(MINICLUSTER)/src -type f 2>/d
 minicluster-build: sysdeps $(MC_STAMP)
 
 # In the foreground until Ctrl-C; MINICLUSTER_ENV=FILE gets the export lines (default: printed).
+# KERBEROS=1: a Kerberized HDFS (MiniKdc, no YARN); PRINCIPALS="alice bob" makes those users' principals
+# and keytabs (docs/HADOOP.md).
 minicluster: venv minicluster-build
-	cd tests && ../$(BIN)/python -m harness.minicluster $(if $(MINICLUSTER_ENV),--env-file $(abspath $(MINICLUSTER_ENV)))
+	cd tests && ../$(BIN)/python -m harness.minicluster $(if $(MINICLUSTER_ENV),--env-file $(abspath $(MINICLUSTER_ENV))) \
+	  $(if $(KERBEROS),--kerberos $(foreach p,$(PRINCIPALS),--principal $(p)))
 
 test: venv sysdeps minicluster-build
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -256,8 +256,9 @@ def hdfs_home(minicluster, request):
 
 
 def main(argv=None):
-    """`make minicluster`: HDFS + YARN in the foreground until Ctrl-C or SIGTERM; prints (or writes
-    to --env-file) the export lines that point hdfs2s3kit at it."""
+    """`make minicluster`: HDFS + YARN (or, with --kerberos, a secure HDFS and its KDC) in the
+    foreground until Ctrl-C or SIGTERM; prints (or writes to --env-file) the export lines that
+    point hdfs2s3kit at it."""
     import argparse
     import signal
 
@@ -265,13 +266,26 @@ def main(argv=None):
     ap.add_argument("--env-file", help="write the export lines here (default: print them)")
     ap.add_argument("--no-yarn", action="store_true", help="HDFS only")
     ap.add_argument("--dir", help="the cluster's folder (default: a new one under /tmp, removed at exit)")
+    ap.add_argument("--kerberos", action="store_true", help="a Kerberized HDFS (MiniKdc; no YARN)")
+    ap.add_argument("--principal", action="append", default=[], metavar="USER",
+                    help="with --kerberos: a principal and keytab for this Linux user (repeatable)")
     args = ap.parse_args(argv)
     base = args.dir or world_tmp("h2s-minicluster-")
     os.makedirs(base, exist_ok=True)
     print(f"minicluster: starting in {base} (log: {base}/minicluster.log) ...", flush=True)
-    mc = start(base, yarn=not args.no_yarn)
+    if args.kerberos:
+        from . import kerberos
+
+        mc = kerberos.start(base)
+        for user in args.principal:
+            keytab = mc.principal(user)
+            print(f"minicluster: {user}@{mc.realm}: KRB5_CONFIG={mc.krb5_conf} kinit -kt {keytab} {user}")
+    else:
+        mc = start(base, yarn=not args.no_yarn)
     lines = [f"export HADOOP_CONF_DIR={mc.conf_dir}", f"export HADOOP_CMD={mc.real_cmd}",
              f"export HADOOP_STREAMING_JAR={mc.streaming_jar}"]
+    if args.kerberos:
+        lines.append(f"export KRB5_CONFIG={mc.krb5_conf}")
     text = "\n".join(lines) + "\n"
     if args.env_file:
         Path(args.env_file).write_text(text)
