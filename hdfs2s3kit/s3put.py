@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from . import aws, bwlimit, checksums, errors, fastio, framing, objmeta, s3create, s3readback, signals, status
+from . import aws, bwlimit, checksums, errors, fastio, framing, objmeta, s3create, s3readback, signals, sizes, status
 from . import progress as progress_mod
 
 MiB = 1 << 20
@@ -769,24 +769,7 @@ def recorded_failure(exc, rec, url, doing="uploading"):
     return err
 
 
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": MiB, "MB": MiB, "MIB": MiB,
-          "G": GiB, "GB": GiB, "GIB": GiB, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
-
-
-def parse_size(text, what="size"):
-    """'123', '8M', '8MiB', '1.5GiB' -> bytes (binary units); None stays None."""
-    if text is None:
-        return None
-    t = str(text).strip().upper().replace(" ", "")
-    num = t.rstrip("KMGTIB")
-    unit = t[len(num):]
-    try:
-        value = float(num) if "." in num else int(num)
-    except ValueError:
-        value = None
-    if value is None or unit not in _UNITS or value < 0:
-        raise errors.UsageError(f"{what}: not a size: {text!r} (e.g. 1048576, 8MiB, 2GiB)")
-    return int(value * _UNITS[unit])
+parse_size = sizes.parse_size     # re-exported: '8MiB' -> bytes (its own module, see sizes.py)
 
 
 MAX_KEY_BYTES = 1024               # S3: object keys are at most 1,024 bytes of UTF-8

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .. import announce, errors, fastio, framing, keyring, s3put, streamfmt
+from .. import announce, errors, fastio, framing, keyring, sizes, streamfmt
 from . import clikit
 from .common import emit_json, need_stdin_stdout, run
 
@@ -25,7 +25,7 @@ def parse_size(text):
 def _encrypt(key_file, config, frame_size, threads, summary, expected_size=None, announced=False):
     need_stdin_stdout()
     size = parse_size(frame_size)
-    expected = s3put.parse_size(expected_size, "--expected-size")
+    expected = sizes.parse_size(expected_size, "--expected-size")
     try:
         framing.check_frame_size(size)
     except ValueError as e:
