@@ -38,9 +38,46 @@ def client(session, service, *, max_pool=10, retries=5, region=None, **kw):
         c = session.client(service, config=cfg, region_name=region)
     except botocore.exceptions.NoRegionError:
         raise no_region_error(service) from None
+    _load_ca_bundle_once(c)
     from . import verbosity
 
     return verbosity.attach(c)
+
+
+def _load_ca_bundle_once(c):
+    """Parse the CA bundle into the client's SSL context once, not per connection.
+
+    botocore hands urllib3 the bundle's path for every request and urllib3 loads it into the
+    shared SSL context again on every new connection: ~1 ms of CPU for a one-certificate
+    bundle, several for a full one (certifi's, AWS_CA_BUNDLE's), per connection -- and an
+    endpoint that closes connections (the emulator does after every request; S3 now and then)
+    pays it per request. Best effort: with any botocore internals other than expected, or a
+    pool that does not use this context (proxies build their own), botocore's way stays."""
+    try:
+        import ssl
+
+        from botocore.httpsession import get_cert_path
+
+        http = c._endpoint.http_session
+        setup = http._setup_ssl_cert
+        ctx = http._manager.connection_pool_kw["ssl_context"]
+        verify = http._verify
+        if not verify or not isinstance(ctx, ssl.SSLContext):
+            return
+        path = get_cert_path(verify)
+        if os.path.isdir(path):
+            ctx.load_verify_locations(capath=path)
+        else:
+            ctx.load_verify_locations(cafile=path)
+    except Exception:  # noqa: BLE001 - an optimisation only; the bundle is then read as botocore does
+        return
+
+    def setup_once(conn, url, verify, _setup=setup):
+        _setup(conn, url, verify)
+        if conn.ca_certs == path and getattr(conn, "conn_kw", {}).get("ssl_context") is ctx:
+            conn.ca_certs = None     # already in ctx, which verifies (cert_reqs stays REQUIRED)
+
+    http._setup_ssl_cert = setup_once
 
 
 def no_region_error(service=None):
