@@ -177,6 +177,45 @@ def _popen(argv, args, **kw):
         raise errors.UnavailableError(f"cannot run the Hadoop client '{argv[0]}': {e.strerror}") from None
 
 
+def popen_fs(argv, args, **kw):
+    """`hadoop fs ARGS` started as a process (an argument list, stdin from /dev/null): the seam for
+    modules that run and collect a subcommand of their own (hdfscrc's -checksum)."""
+    return _popen(argv, args, **kw)
+
+
+class Cancel:
+    """Lets another thread stop the `hadoop fs` runs made with it (run_collect, stat_many):
+    cancel(error) kills the JVM running now, and that run and every later one raise `error`.
+    An interrupted run must not leave a JVM behind, nor read a killed one's output as an answer."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._procs = set()
+        self.error = None
+
+    def check(self):
+        if self.error is not None:
+            raise self.error
+
+    def started(self, proc):
+        with self._lock:
+            self._procs.add(proc)
+            if self.error is not None:
+                proc.kill()
+
+    def ended(self, proc):
+        with self._lock:
+            self._procs.discard(proc)
+
+    def cancel(self, error):
+        with self._lock:
+            if self.error is None:
+                self.error = error
+            for proc in self._procs:
+                if proc.poll() is None:
+                    proc.kill()
+
+
 def _stat_args(paths):
     """`-stat` arguments: a batch with separators, or a root on its own."""
     if len(paths) == 1 and _is_root(paths[0]):
@@ -227,22 +266,33 @@ def _parse_stat_output(paths, rc, stdout, stderr):
     return out
 
 
-def run_collect(argv, args):
+def run_collect(argv, args, cancel=None):
     """One `hadoop fs ARGS` run to its end -> (exit status, stdout, stderr) as bytes;
-    the JVM is killed if we are interrupted while waiting (a signal must not orphan it)."""
+    the JVM is killed if we are interrupted while waiting (a signal must not orphan it),
+    or when another thread cancels (a Cancel): then the Cancel's error is raised."""
+    if cancel is not None:
+        cancel.check()
     proc = _popen(argv, args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    with proc:
-        try:
-            out, err = proc.communicate()
-        except BaseException:
-            proc.kill()
-            raise
+    if cancel is not None:
+        cancel.started(proc)
+    try:
+        with proc:
+            try:
+                out, err = proc.communicate()
+            except BaseException:
+                proc.kill()
+                raise
+    finally:
+        if cancel is not None:
+            cancel.ended(proc)
+    if cancel is not None:
+        cancel.check()
     return proc.returncode, out, err
 
 
-def _stat_run(argv, paths):
+def _stat_run(argv, paths, cancel=None):
     """One JVM for all of paths (a batch, or a single root)."""
-    return _parse_stat_output(paths, *run_collect(argv, _stat_args(paths)))
+    return _parse_stat_output(paths, *run_collect(argv, _stat_args(paths), cancel))
 
 
 def _name(db, num):
@@ -289,6 +339,11 @@ def _arg_cost(path):
     return len(glob_escape(path).encode(errors="surrogateescape")) + 1 + 8 + len(SEPARATOR) + 1 + 8
 
 
+def batches(paths, argv):
+    """Paths in batches that each fit one `hadoop fs` command line of argv (arg_budget)."""
+    return _batches(paths, arg_budget(argv))
+
+
 def _batches(paths, budget=MAX_BATCH_BYTES):
     batch, size = [], 0
     for p in paths:
@@ -312,14 +367,14 @@ def _filesystem(path):
     return key, key + "/"
 
 
-def _stat_robust(argv, paths, root, default_fs, probed=False):
+def _stat_robust(argv, paths, root, default_fs, probed=False, cancel=None):
     """_stat_run over a batch that cannot take the others down with it: argv too long for the
     kernel splits the batch; a batch that fails as a whole is told apart, with one probe of
     its filesystem's root, from a filesystem that is unusable (then every path gets that
     error, or the run stops for the default filesystem: the client itself is broken) and from
     one path Hadoop cannot take (then the batch is halved until that path fails alone)."""
     try:
-        return _stat_run(argv, paths)
+        return _stat_run(argv, paths, cancel)
     except OSError as e:
         if e.errno != errno.E2BIG:
             raise errors.UnavailableError(f"cannot run the Hadoop client '{argv[0]}': {e.strerror}") from None
@@ -333,7 +388,7 @@ def _stat_robust(argv, paths, root, default_fs, probed=False):
             return {paths[0]: errors.UnavailableError(f"{paths[0]}: {failure.message}")}
         if not probed:
             try:
-                usable = isinstance(_stat_run(argv, [root]).get(root), FileStat)
+                usable = isinstance(_stat_run(argv, [root], cancel).get(root), FileStat)
             except errors.UnavailableError:
                 usable = False
             if not usable:
@@ -342,17 +397,18 @@ def _stat_robust(argv, paths, root, default_fs, probed=False):
                 return {p: errors.UnavailableError(f"{p}: {failure.message}") for p in paths}
             probed = True
     half = len(paths) // 2
-    out = _stat_robust(argv, paths[:half], root, default_fs, probed)
-    out.update(_stat_robust(argv, paths[half:], root, default_fs, probed))
+    out = _stat_robust(argv, paths[:half], root, default_fs, probed, cancel)
+    out.update(_stat_robust(argv, paths[half:], root, default_fs, probed, cancel))
     return out
 
 
-def stat_many(paths, hadoop_cmd=None):
+def stat_many(paths, hadoop_cmd=None, *, cancel=None):
     """{path: FileStat | KitError} for every path; HDFS paths in as few JVMs as possible.
 
     A per-path problem (missing, refused, unreadable, too long, a filesystem Hadoop cannot
     reach, a path it cannot parse) is a value and never fails the others; a broken or
-    missing Hadoop client raises (UnavailableError, 69)."""
+    missing Hadoop client raises (UnavailableError, 69). `cancel` (a Cancel) lets another
+    thread stop it (its error is raised)."""
     out, remote = {}, []
     for p in dict.fromkeys(paths):
         try:
@@ -375,10 +431,10 @@ def stat_many(paths, hadoop_cmd=None):
             groups.setdefault(_filesystem(p), []).append(p)
         for (key, root), members in groups.items():
             for batch in _batches([p for p in members if not _is_root(p)], budget):
-                out.update(_stat_robust(argv, batch, root, key == ""))
+                out.update(_stat_robust(argv, batch, root, key == "", cancel=cancel))
             for p in members:
                 if _is_root(p):
-                    out.update(_stat_robust(argv, [p], root, key == ""))
+                    out.update(_stat_robust(argv, [p], root, key == "", cancel=cancel))
     return out
 
 
