@@ -375,7 +375,11 @@ class _Uploader:
             mv.release()
 
     # -- the whole upload -------------------------------------------------
-    def run(self):
+    def run(self, defer=False):
+        """Read, gate and send everything; then complete -> record. With `defer`, stop short
+        of completing -> (commit, bytes held): `commit()` does the PutObject or
+        CompleteMultipartUpload later (the upload is then read whole and every part is
+        acknowledged; a single PutObject's body is copied out of the part buffers)."""
         if self.precheck:
             self._fail_fast_if_exists()
         size = self.part_size
@@ -388,8 +392,12 @@ class _Uploader:
         if eof and (not self.part_md5 or n == 0):
             # Whole input fits in one part: one PutObject, no multipart state to clean.
             self._check_end()
+            if defer:
+                body = bytes(memoryview(first)[:n])
+                self.pool.release(first)
+                return (lambda: self._put_single(body, n)), n
             return self._put_single(first, n)
-        return self._multipart(first, n, eof)
+        return self._multipart(first, n, eof, defer)
 
     def _fail_fast_if_exists(self):
         """Refuse (73) before reading a byte when the key exists; the conditional
@@ -474,7 +482,7 @@ class _Uploader:
             return errors.ExistsError(f"{self.url} already exists (pass --overwrite to replace it)")
         return aws.as_kit_error(exc, f"{action} {self.url}")
 
-    def _multipart(self, first, n, eof=False):
+    def _multipart(self, first, n, eof=False, defer=False):
         if eof:
             self._check_end()      # whole input in the first buffer (--overwrite): no upload if short
         self._length_fingerprint()
@@ -516,6 +524,8 @@ class _Uploader:
             self._check_end()
         self.progress.phase("uploading")
         self._wait_parts()
+        if defer:
+            return (lambda: self._complete(number)), 0
         self.progress.phase("completing")
         return self._complete(number)
 
@@ -666,9 +676,51 @@ class _Uploader:
         self.pool.close()
 
 
+class Pending:
+    """An upload read whole and sent but not completed (upload(..., defer=True)): every part
+    acknowledged and the multipart upload open, or a single PutObject's body held here
+    (`held` bytes of memory). Exactly one of `commit()` / `abort(err)`, once."""
+
+    def __init__(self, up, rec, commit, held):
+        self._up, self._rec, self._commit = up, rec, commit
+        self.held = held
+        self.upload_id = up.upload_id
+        self._state = None
+
+    def _once(self, what):
+        if self._state is not None:
+            raise errors.KitError(f"internal error: {what} after {self._state}")
+        self._state = what
+
+    def commit(self):
+        """PutObject or CompleteMultipartUpload, then the read-back -> the finished record. On
+        failure it aborts, like upload(), and raises a KitError carrying the failure record."""
+        self._once("commit")
+        up, rec = self._up, self._rec
+        try:
+            up.progress.phase("completing")
+            result = self._commit()
+            rec["note"] = "; ".join(up.notes) or None
+            status.finish(rec, "ok", 0)
+            rec["aborted"] = False
+            return result
+        except BaseException as exc:  # noqa: BLE001 - every failure aborts, then is re-raised as KitError
+            raise _failed(exc, up, rec, up.bucket, up.key) from None
+        finally:
+            self._commit = None       # the held body goes with it
+
+    def abort(self, exc):
+        """Abort the open multipart upload (a held body is just dropped) -> the KitError (or
+        Interrupted) for `exc`, carrying the finished failure record; nothing of ours is left."""
+        self._once("abort")
+        self._commit = None
+        up = self._up
+        return _failed(exc, up, self._rec, up.bucket, up.key)
+
+
 def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=None, concurrency=None,
            checksum_algorithm=None, overwrite=False, metadata=None, progress=False, record=None, precheck=True,
-           bwlimit=None, extra=None):
+           bwlimit=None, extra=None, defer=False):
     """Upload everything `src` yields to s3://bucket/key; returns the finished status record.
 
     On any failure (including KeyboardInterrupt/Interrupted) the multipart
@@ -677,6 +729,8 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
     (`object_exists`: a failure after S3 stored it whole, e.g. a signal during
     the read-back) and `aborted` is true only when nothing of ours is left.
     `precheck=False` skips the fail-fast HeadObject (the caller looked already).
+    `defer=True` returns a Pending instead, once the input is proven whole and sent but
+    before anything is completed: the caller commits it, or aborts it, later.
     """
     rec = record if record is not None else status.new_record("s3-put-sts")
     rec.update(bucket=bucket, key=key)
@@ -688,7 +742,9 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
                        overwrite=overwrite, metadata=metadata, progress=progress, record=rec, precheck=precheck,
                        bwlimit=bwlimit, extra=extra)
         rec["checksum_algorithm"] = up.algo.name
-        result = up.run()
+        result = up.run(defer=defer)
+        if defer:
+            return Pending(up, rec, *result)
         rec["note"] = "; ".join(up.notes) or None
         if up.progress is not progress:
             up.progress.finish()
@@ -701,7 +757,7 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
         if up is not None:
             if up.progress is not progress:
                 up.progress.close()      # erased if it did not finish: the error gets a line of its own
-            up.close()
+            up.close()                   # part threads and buffers: a Pending needs neither
 
 
 def _failed(exc, up, rec, bucket, key):
