@@ -12,9 +12,15 @@ encryptor's frames (threads + 2 frames of 1 MiB), so about
     N x ((concurrency + 1) x part_size + (threads + 2) MiB)
 e.g. -j 4 with the defaults (6 parts of 8 MiB in flight): 4 x 64 MiB = 256 MiB.
 
-Interruption: SIGINT/SIGTERM arrive in the main thread; it tells the workers
-to stop (each in-flight file's next read raises Interrupted, so its upload
-aborts exactly as a single file's does), waits for them, then re-raises.
+HDFS files are completed after their batched re-check (transfer.Transfer.start,
+groupcommit): a worker hands a file read and sent to the group commit and takes
+the next one; records come out as files become final, and at the end the run
+flushes what still waits.
+
+Interruption: SIGINT/SIGTERM arrive in the main thread; it aborts every upload
+waiting for its re-check, tells the workers to stop (each in-flight file's next
+read raises Interrupted, so its upload aborts exactly as a single file's does),
+waits for them, then re-raises.
 """
 
 import concurrent.futures
@@ -80,8 +86,7 @@ def run(t, items, *, jobs=1, force=False, show_progress=False):
         t.progress = show_progress
     try:
         if jobs <= 1:
-            for src, dest in pairs:
-                rec = t.one(src, dest, force=force)
+            for rec in t.ordered(pairs, force=force):
                 if batch is not None:
                     batch.file_done(not status.is_failure(rec))
                 yield rec
@@ -96,19 +101,32 @@ def _parallel(t, pairs, jobs, force, batch):
     t.setup.jobs = jobs          # the S3 client's pool: room for every file's parts
     _warm(t)
     pool = concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="transfer")
-    futures = [pool.submit(t.one, src, dest, force=force) for src, dest in pairs]
+    futures = [pool.submit(t.start, src, dest, force=force) for src, dest in pairs]
     pending = set(futures)
+    waiting = []                 # slots of files waiting for their re-check
+    flushed = False
+
+    def ready():
+        for s in [s for s in waiting if s.done]:
+            waiting.remove(s)
+            batch.file_done(not status.is_failure(s.record))
+            yield s.record
+
     try:
-        while pending:
+        while pending or waiting:
+            if not pending and not flushed:
+                t.flush()        # every file is read: re-check and complete what waits
+                flushed = True
             done, pending = concurrent.futures.wait(pending, timeout=0.2,
                                                     return_when=concurrent.futures.FIRST_COMPLETED)
             for f in done:
-                rec = _result(f)
-                if rec is not None:
-                    batch.file_done(not status.is_failure(rec))
-                    yield rec
+                slot = _result(f)
+                if slot is not None:
+                    waiting.append(slot)
+            yield from ready()
     except errors.Interrupted as e:
         batch.stop_signum = e.signum
+        t.abort_pending(e)       # nothing waiting is completed; later arrivals are failed at once
         for f in pending:
             f.cancel()
         deadline = time.monotonic() + STOP_WAIT_S
@@ -124,10 +142,19 @@ def _parallel(t, pairs, jobs, force, batch):
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+class _Done:
+    """The slot of a worker that saw the stop: its record is final."""
+
+    done = True
+
+    def __init__(self, record):
+        self.record = record
+
+
 def _result(f):
     try:
         return f.result()
     except errors.Interrupted as e:     # a worker that saw the stop: its record says interrupted
-        return e.record
+        return _Done(e.record) if e.record is not None else None
     except concurrent.futures.CancelledError:
         return None

@@ -11,12 +11,17 @@ Input lines (one file each):
     SRC                     TextInputFormat, default destination mapping
     SRC<TAB>DEST            explicit s3:// destination
     OFFSET<TAB>SRC[<TAB>DEST]  NLineInputFormat passes the byte offset as key
+HDFS files are completed after a batched re-check (groupcommit, through
+Transfer.start): lines come out in input order, each once its file is final, so
+a line may wait up to groupcommit.MAX_WAIT_S for the files after it.
+
 Output: one TSV line per file on stdout (see TSV_FIELDS; `bytes` is the
 source length); counters (files_ok, files_skipped, files_denied, files_failed,
 bytes = source bytes sent, bytes_uploaded = ciphertext) and a heartbeat as
 `reporter:` lines on stderr, which Hadoop Streaming reads.
 """
 
+import collections
 import os
 import sys
 import threading
@@ -215,8 +220,9 @@ class Mapper:
 
     `transfer` follows the transfer.Transfer contract (`one(src, dest, force)`
     returns a status record and never raises for a per-file failure, only for
-    SIGINT/SIGTERM, with the record attached); `manifest` is a
-    manifest.ManifestWriter or None.
+    SIGINT/SIGTERM, with the record attached; when it also has `start`, `flush`
+    and `abort_pending`, files are started and their records taken in input order
+    as they become final); `manifest` is a manifest.ManifestWriter or None.
     """
 
     def __init__(self, transfer, *, out=None, reporter=None, manifest=None, force=False,
@@ -234,20 +240,36 @@ class Mapper:
                        "bytes_uploaded": 0}
         self.first_failure_code = 0
         self.done = 0
+        self.started = 0
 
     def run(self, lines):
         interrupted = None
+        slots = collections.deque()     # started files, in input order, until emitted
         with signals.CatchSignals(raise_now=True) as latch, Heartbeat(self.reporter, self.heartbeat_s) as hb:
             try:
                 for batch in read_batches(lines, self.batch, self.parse):
                     batch = self._trees(batch, self._prepare(batch, hb), hb)
                     for item in batch:
                         latch.check()
-                        hb.set(f"file {self.done + 1}: {item.src}")
-                        self._emit(self._one(item))
+                        self.started += 1
+                        hb.set(f"file {self.started}: {item.src}")
+                        try:
+                            slots.append(self._start(item))
+                        except errors.Interrupted as e:
+                            if getattr(e, "record", None):
+                                slots.append(_Done(e.record))
+                            raise
+                        self._drain(slots)
+                latch.check()
+                if slots:
+                    hb.set(f"completing {len(slots)} file(s) after their re-check")
+                self._call("flush")
+                self._drain(slots)
                 latch.check()
             except errors.Interrupted as e:
                 interrupted = e
+                self._call("abort_pending", e)   # every upload waiting for its re-check
+                self._drain(slots, stopping=True)
             finally:
                 hb.set("writing the run manifest")
                 manifest_error = self._close_manifest()
@@ -297,21 +319,38 @@ class Mapper:
         self._prepare(out, hb)
         return out
 
-    def _one(self, item):
+    def _start(self, item):
+        """-> the item's slot (`.done`, `.record`)."""
         if item.error is not None:
-            return bad_line_record(item)
+            return _Done(bad_line_record(item))
         dest = item.dest or self._dest_under_root(item.src)
+        start = getattr(self.transfer, "start", None)
         try:
-            # Transfer.one skips a file whose fingerprint is already at DEST, and
-            # turns a lost conditional create (a concurrent attempt won) into a skip.
-            rec = self.transfer.one(item.src, dest, force=self.force)
-        except errors.Interrupted as e:
-            if getattr(e, "record", None):
-                self._emit(e.record)
+            # Transfer skips a file whose fingerprint is already at DEST, and turns a
+            # lost conditional create (a concurrent attempt won) into a skip.
+            if start is None:
+                return _Done(self.transfer.one(item.src, dest, force=self.force))
+            return start(item.src, dest, force=self.force)
+        except errors.Interrupted:
             raise
         except Exception as e:  # noqa: BLE001 - one file's crash must not stop the task
-            rec = crashed_record(item, e)
-        return rec
+            return _Done(crashed_record(item, e))
+
+    def _drain(self, slots, stopping=False):
+        """Emit the finished files at the front, in input order. When stopping, every finished
+        one (a file still completing after the stop has no final record to give)."""
+        while slots and slots[0].done:
+            self._emit(slots.popleft().record)
+        if stopping:
+            for s in slots:
+                if s.done:
+                    self._emit(s.record)
+            slots.clear()
+
+    def _call(self, name, *args):
+        fn = getattr(self.transfer, name, None)
+        if fn is not None:
+            fn(*args)
 
     def _dest_under_root(self, src):
         if not self.dest_root:
@@ -353,6 +392,15 @@ class Mapper:
             return None
         except errors.KitError as e:
             return e
+
+
+class _Done:
+    """The slot of a file whose record was final at once."""
+
+    done = True
+
+    def __init__(self, record):
+        self.record = record
 
 
 def task_identity(env=None):

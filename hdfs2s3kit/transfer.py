@@ -11,6 +11,12 @@ the source URL without its leading '/' (the cluster authority is dropped):
 `hdfs://nn:8020/data/q3.csv` and `/data/q3.csv` both map to PREFIX/data/q3.csv.
 An explicit DEST ending in '/' (or a bare bucket) gets the source's base name.
 
+HDFS sources are re-checked after the read and before completion (binding) in
+batches: `start()` reads, encrypts and sends a file, then leaves its completion
+to the run's GroupCommit (groupcommit: one `-stat` for many files) and returns;
+its record is final once the slot is `done`. `ordered()` (transfer, the mapper)
+yields records in input order; `one()` is start() + flush().
+
 Object metadata carries the source fingerprint (path, length, mtime), the key
 ID, the stream ID and the format version. A later run that finds the same
 fingerprint at DEST reports `skipped`; that is what makes mapper retries and
@@ -208,12 +214,19 @@ class Setup:
         return sts.assumed_session(role, **kw)
 
     @property
+    def commit_workers(self):
+        """Threads that complete re-checked uploads (groupcommit): as many as files in flight."""
+        return min(8, max(2, self.jobs))
+
+    @property
     def s3(self):
         from . import aws
 
         def build():
             conc = self.concurrency or self.config.int("concurrency") or 8
-            return aws.s3_client(self.session, concurrency=conc * max(1, self.jobs), region=self.region)
+            # every file's parts, plus the group commit's completions (commit_workers)
+            return aws.s3_client(self.session, concurrency=conc * max(1, self.jobs) + self.commit_workers,
+                                 region=self.region)
 
         return self._once("s3", build)
 
@@ -307,6 +320,7 @@ class Transfer:
         self._checksums = {}   # src -> hdfscrc.HdfsChecksum | NoChecksum (absent: proof turned off)
         self._metrics = self._notifier = None
         self._monitoring_ready = False
+        self._commits = None   # groupcommit.GroupCommit, on the first deferred completion
         self.records = []
         self.user = None
         self.host = socket.gethostname()
@@ -426,7 +440,10 @@ class Transfer:
         return rec
 
     def finish(self):
-        """Flush metrics and send the notification summary; never raises."""
+        """Flush metrics and send the notification summary; never raises. Completions still
+        waiting for their re-check (a caller that did not flush) are aborted, never completed."""
+        if self._commits is not None:
+            self._commits.close()
         self._monitoring()
         if self._metrics is not None:
             try:
@@ -443,9 +460,35 @@ class Transfer:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, etype, exc, tb):
+        if exc is not None:
+            self.abort_pending(exc if isinstance(exc, errors.KitBase)
+                               else errors.KitError(f"run stopped: {type(exc).__name__}"))
         self.finish()
         return False
+
+    # -- completions waiting for their re-check (groupcommit)
+    @property
+    def commits(self):
+        if self._commits is None:
+            from . import groupcommit
+
+            with self._lock:
+                if self._commits is None:
+                    self._commits = groupcommit.GroupCommit(self.setup.hadoop_cmd,
+                                                            workers=self.setup.commit_workers)
+        return self._commits
+
+    def flush(self):
+        """Re-check and complete (or abort) every file waiting; their records are final after."""
+        if self._commits is not None:
+            self._commits.flush()
+
+    def abort_pending(self, err):
+        """A stop: abort every file waiting for its re-check (records say `err`), no upload left
+        open. Later files that reach the gate are failed at once."""
+        if self._commits is not None:
+            self._commits.abort_all(err)
 
     # -- files
     def many(self, items, force=False):
@@ -469,8 +512,27 @@ class Transfer:
                 raise
             except errors.KitError:
                 pass   # each file's own check reports it
-        for src, dest in pairs:
-            yield self.one(src, dest, force=force)
+        yield from self.ordered(pairs, force=force)
+
+    def ordered(self, pairs, force=False, on_record=None):
+        """start() each (src, dest) in turn; yield every record in input order once final (a
+        file waiting for its batched re-check holds back the ones after it); flush at the end.
+        On a stop every waiting file is aborted; the Interrupted carries the record of the file
+        it stopped (`.record`), and every record is in `self.records`."""
+        import collections
+
+        slots = collections.deque()
+        try:
+            for src, dest in pairs:
+                slots.append(self.start(src, dest, force=force))
+                while slots and slots[0].done:
+                    yield slots.popleft().record
+            self.flush()
+            while slots:
+                yield slots.popleft().record
+        except errors.Interrupted as e:
+            self.abort_pending(e)
+            raise
 
     def scope_for(self, pairs):
         """The run's destinations, for the session policy, while no session exists yet."""
@@ -489,7 +551,23 @@ class Transfer:
     def one(self, src, dest=None, force=False):
         """One file; -> its finished status record. Per-file failures are
         recorded, never raised; an interruption (SIGINT/SIGTERM) is raised
-        with the finished record attached as `.record`."""
+        with the finished record attached as `.record`. (start() + flush(): its
+        re-check is a batch of its own, plus whatever else was waiting.)"""
+        slot = self.start(src, dest, force=force)
+        if not slot.done:
+            try:
+                self.flush()
+            except errors.Interrupted as e:
+                self.abort_pending(e)
+                e.record = slot.record
+                raise
+        return slot.record
+
+    def start(self, src, dest=None, force=False):
+        """One file up to its completion -> a Slot whose `.record` is final once `.done`: at
+        once for most outcomes; an HDFS file read and sent waits for its batched re-check
+        (flush() waits for all). Per-file failures are recorded, never raised; an
+        interruption is raised with the file's finished record as `.record`."""
         if self.user is None:
             try:
                 self.user = self.setup.identity.name
@@ -498,22 +576,43 @@ class Transfer:
         rec = status.new_record(self.tool, src=str(src), user=self.user, host=self.host,
                                 src_bytes=None, src_mtime=None, stream_id=None, hdfs_checksum=None,
                                 hdfs_checksum_status=None)
+        slot = Slot(rec)
+        waiting = None
         try:
-            self._one(rec, src, dest, force)
+            waiting = self._one(rec, src, dest, force)
         except errors.Interrupted as e:
             _finish_failed(rec, e)
             e.record = rec
             self._report(rec)
+            slot.set()
             raise
         except errors.KitError as e:
             _finish_failed(rec, e)
         except Exception as e:  # noqa: BLE001 - one broken file must not end the batch
             _finish_failed(rec, errors.KitError(f"{type(e).__name__}: {e}"))
-        return self._report(rec)
+        if waiting is None:
+            self._report(rec)
+            slot.set()
+            return slot
+
+        def done():
+            self._report(rec)
+            slot.set()
+
+        waiting.done = done
+        try:
+            self.commits.submit(waiting)
+        except errors.Interrupted as e:       # a signal while waiting for room
+            waiting.fail(e)
+            done()
+            e.record = rec
+            raise
+        return slot
 
     def _one(self, rec, src, dest, force):
-        with contextlib.ExitStack() as stack:
-            self._one_bound(rec, src, dest, force, stack)
+        """-> None (rec is final) or the _Waiting completion of an upload held for its re-check."""
+        with self.commits.producing(), contextlib.ExitStack() as stack:
+            return self._one_bound(rec, src, dest, force, stack)
 
     def _one_bound(self, rec, src, dest, force, stack):
         from . import binding, hdfs, hdfscrc, paths, s3put, streamfmt
@@ -561,16 +660,19 @@ class Transfer:
         hdfs_crc = self._checksums.get(src)
         rec.update(hdfscrc.record_fields(hdfs_crc, outcome="unchecked"))   # the reader says match/mismatch
         if source is None:
+            # re-checked after the read by the group commit, before anything is completed
             source = stack.enter_context(binding.open_authorized(
-                path, self.setup.identity, policy, decision=decision, hadoop_cmd=self.setup.hadoop_cmd))
+                path, self.setup.identity, policy, decision=decision, hadoop_cmd=self.setup.hadoop_cmd,
+                recheck_later=True))
         with progress_mod.file_meter(self.progress, path, int(stat.length)) as meter, \
                 contextlib.closing(streamfmt.EncryptingReader(
                     progress_mod.Counting(hdfscrc.checking(source, hdfs_crc, path, rec), meter), key_id, master,
                     frame_size=self.frame_size, threads=self.threads, length=int(stat.length))) as enc:
-            # The bound reader raises at EOF when the reader failed, came up short, or the file
-            # changed or stopped being allowed (binding), and the checker when the bytes differ
-            # from HDFS's checksum: the upload then aborts, since the encryptor never reached
-            # its final frame.
+            # The bound reader raises at EOF when the reader failed or came up short (and a
+            # file:// source changed while read), and the checker when the bytes differ from
+            # HDFS's checksum: the upload then aborts, since the encryptor never reached its
+            # final frame. An HDFS source is re-checked (binding) after that, before completion:
+            # its upload waits, sent but not completed, for the group commit's batch.
             peek = _HeaderPeek(enc)
             rec["stream_id"] = peek.header.stream_id.hex()
             meta = dict(fp)
@@ -581,28 +683,48 @@ class Transfer:
                 meta = {**opts.metadata, **meta}
             if isinstance(hdfs_crc, hdfscrc.HdfsChecksum):
                 meta[hdfscrc.META_HDFS_CRC] = hdfs_crc.meta()   # the upload completes only if the read matched it
+            later = source.later     # an HDFS source: its re-check comes before completion
             try:
                 up = s3put.upload(peek, bucket, key, s3=s3, framed=True, part_size=self.part_size,
                                   concurrency=self.concurrency, checksum_algorithm=self.checksum_algorithm,
                                   overwrite=force, metadata=meta, progress=meter, record=rec,
                                   precheck=False,   # _skip_if_same looked already
-                                  bwlimit=self.bwlimit, extra=opts.request_args() if opts else None)
+                                  bwlimit=self.bwlimit, extra=opts.request_args() if opts else None,
+                                  defer=later is not None)
                 meter.finish()
             except errors.Interrupted:
                 raise
             except errors.KitError as e:
-                _merge(rec, e.record)
-                if e.code == errors.CANTCREAT and not force:
-                    # Another attempt (a speculative map task) created it meanwhile: if it holds
-                    # this very source version, the file is done.
-                    rec.update(status="started", finished=None)
-                    if self._skip_if_same(rec, s3, bucket, key, fp):
-                        return
+                if self._lost_race(rec, e, s3, bucket, key, fp, force):
+                    return None
                 raise
+            xxh = (enc.summary or {}).get("xxh3_128")
+        if later is None:
+            self._completed(rec, up, xxh, key_id)
+            return None
+
+        def complete(result):
+            self._completed(rec, result, xxh, key_id)
+
+        def lost_race(e):
+            return self._lost_race(rec, e, s3, bucket, key, fp, force)
+
+        return _Waiting(rec, up, later, complete, lost_race)
+
+    def _completed(self, rec, up, xxh, key_id):
         _merge(rec, up)
-        rec["xxh3_128"] = (enc.summary or {}).get("xxh3_128")
+        rec["xxh3_128"] = xxh
         rec["key_id"] = key_id
         status.finish(rec, "ok", 0)
+
+    def _lost_race(self, rec, e, s3, bucket, key, fp, force):
+        """After the upload failed with e: True when another attempt (a speculative map task)
+        created the object meanwhile with this very source version, so the file is done."""
+        _merge(rec, e.record)
+        if e.code == errors.CANTCREAT and not force:
+            rec.update(status="started", finished=None)
+            return self._skip_if_same(rec, s3, bucket, key, fp)
+        return False
 
     def _skip_if_same(self, rec, s3, bucket, key, fp):
         from . import aws
@@ -621,6 +743,49 @@ class Transfer:
                    bytes=head.get("ContentLength"))
         status.finish(rec, "skipped", 0)
         return True
+
+
+class Slot:
+    """One file of a run: `.record`, final once `.done` (set by whoever finished it)."""
+
+    __slots__ = ("record", "_event")
+
+    def __init__(self, record):
+        self.record = record
+        self._event = threading.Event()
+
+    @property
+    def done(self):
+        return self._event.is_set()
+
+    def set(self):
+        self._event.set()
+
+
+class _Waiting:
+    """An upload read and sent, held for its re-check (a groupcommit item): complete() commits
+    it, fail(err) aborts it; either finishes the file's record and never raises for the file."""
+
+    def __init__(self, rec, pending, check, on_complete, lost_race):
+        self.rec, self.pending, self.check = rec, pending, check
+        self.src = check.src
+        self.held = pending.held
+        self._on_complete, self._lost_race = on_complete, lost_race
+        self.done = None       # set by Transfer.start
+
+    def complete(self):
+        try:
+            result = self.pending.commit()
+        except errors.KitBase as e:
+            if isinstance(e, errors.KitError) and self._lost_race(e):
+                return
+            _finish_failed(self.rec, e)
+            return
+        self._on_complete(result)
+
+    def fail(self, err):
+        e = self.pending.abort(err)
+        _finish_failed(self.rec, e)
 
 
 def aws_head(s3, bucket, key):
