@@ -40,11 +40,11 @@ def test_transfer_proves_each_read_against_hdfs_checksum_in_one_batch(kit, minic
     for path, data in files.items():
         _put(minicluster, tmp_path, path, data, "-Ddfs.blocksize=1048576")   # several blocks each
     before = minicluster.launches()
-    r = kit.transfer(*files, env=minicluster.env())
+    r = kit.transfer(*files, env=dict(minicluster.env(), HDFS2S3_RECHECK_WAIT="600"))
     assert r.returncode == 0, r.stderr
-    # the status and the checksums of the batch: one JVM each, side by side; then one -cat per file
-    # -stat and -checksum for the batch; per file one -cat and the re-check -stat (binding)
-    assert minicluster.launches() - before == 2 + 2 * len(files)
+    # the status and the checksums of the batch: one JVM each, side by side; then one -cat per file,
+    # and one re-check -stat for all the files after their reads (binding, groupcommit)
+    assert minicluster.launches() - before == 2 + len(files) + 1
     for rec, (path, data) in zip(records(r.stdout), files.items()):
         want = f"COMPOSITE-CRC32C:{crc32c.crc32c(data):08x}"
         assert (rec["status"], rec["hdfs_checksum"], rec["hdfs_checksum_status"]) == ("ok", want, "match")
