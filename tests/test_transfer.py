@@ -166,8 +166,10 @@ def test_hdfs_batch_is_authorized_in_one_hadoop_launch(kit, hadoop, hdfs_dir):
     for i, n in enumerate(names):
         (local / n).write_bytes(b"%d\n" % i * 1000)
     before = hadoop.launches()
-    # (a long re-check wait, so that a loaded machine cannot split the group commit in two)
-    r = kit.transfer(*[f"{hpath}/{n}" for n in names], env=dict(hadoop.env(), HDFS2S3_RECHECK_WAIT="600"))
+    # -j 2: two files in flight share the group commit (the sequential run: test_real_hdfs_recheck);
+    # a long re-check wait, so that a loaded machine cannot split the batch in two
+    r = kit.transfer("-j", "2", *[f"{hpath}/{n}" for n in names],
+                     env=dict(hadoop.env(), HDFS2S3_RECHECK_WAIT="600"))
     assert r.returncode == 0, r.stderr
     assert [x["status"] for x in records(r.stdout)] == ["ok"] * 3
     # one `-stat` and one `-checksum` (alongside) for the whole batch, one `-cat` per file, then one

@@ -98,6 +98,7 @@ def _run(args, from_file, force, notify, recursive, include, exclude, jobs, obj,
             for rec in batchrun.run(t, items, jobs=jobs, force=force, show_progress=show):
                 emit(rec)
         except errors.Interrupted as e:
+            t.abort_pending(e)               # files waiting for their re-check: aborted, recorded
             for rec in list(t.records):      # files that other workers stopped, then this one
                 emit(rec)
             if e.record is not None:
