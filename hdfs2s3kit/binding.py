@@ -29,7 +29,7 @@ decision and the re-check, with its metadata unchanged, is not seen.
 
 import stat as statmod
 
-from . import authz, errors, hdfs
+from . import authz, errors, fastio, hdfs
 
 
 _STATUS = {errors.NOPERM: "denied", errors.NOINPUT: "no_input", errors.IOERR: "io_error",
@@ -115,11 +115,7 @@ class BoundReader:
         return n if n else self._eof()
 
     def read(self, n=-1):
-        if n is None or n < 0:
-            n = 1 << 20
-        buf = bytearray(n)
-        got = self.readinto(memoryview(buf))
-        return bytes(buf[:got])
+        return fastio.read_via(self.readinto, n)
 
     def send_to(self, fd, count=1 << 20):
         n = self._inner.send_to(fd, count)

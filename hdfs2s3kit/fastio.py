@@ -53,6 +53,15 @@ def reader_of(src):
     return _readinto
 
 
+def read_via(readinto, n=-1):
+    """read(n) for a reader built on readinto(mv): up to n bytes (1 MiB for n None or < 0)."""
+    if n is None or n < 0:
+        n = 1 << 20
+    buf = bytearray(n)
+    got = readinto(memoryview(buf))
+    return bytes(memoryview(buf)[:got])
+
+
 def fill(readinto, mv):
     """Read until mv is full or EOF; -> bytes read. Short reads from pipes are normal."""
     want = len(mv)

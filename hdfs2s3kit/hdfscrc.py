@@ -119,12 +119,12 @@ class Prefetch:
         except errors.KitError as e:
             self._result.update({p: NoChecksum(f"none: {e.message}") for p in self._remote})
             return
-        for batch in hdfs._batches(self._remote):
+        for batch in hdfs.batches(self._remote, argv):     # sized for the real ARG_MAX, as -stat's
             if self._cancelled:
                 return
             try:
-                self._proc = hdfs._popen(argv, [COMBINE_MODE, "-checksum", *map(hdfs.glob_escape, batch)],
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self._proc = hdfs.popen_fs(argv, [COMBINE_MODE, "-checksum", *map(hdfs.glob_escape, batch)],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 out, err = self._proc.communicate()
                 self._result.update(_parse_output(batch, out, err))
             except Exception as e:  # noqa: BLE001 - no proof is a recorded fact, never a crash
@@ -186,9 +186,9 @@ class CrcReader:
         return 0
 
     def read(self, n=-1):
-        buf = bytearray(n if n and n > 0 else 1 << 20)
-        got = self.readinto(memoryview(buf))
-        return bytes(buf[:got])
+        from . import fastio
+
+        return fastio.read_via(self.readinto, n)
 
 
 def checking(source, expected, src, record=None):

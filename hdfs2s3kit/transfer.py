@@ -277,11 +277,9 @@ class _HeaderPeek:
         return self._readinto(mv)
 
     def read(self, n=-1):
-        if n is None or n < 0:
-            n = 1 << 20
-        buf = bytearray(n)
-        got = self.readinto(memoryview(buf))
-        return bytes(buf[:got])
+        from . import fastio
+
+        return fastio.read_via(self.readinto, n)
 
 
 # ---------------------------------------------------------------- the transfer
