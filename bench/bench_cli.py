@@ -6,12 +6,14 @@
   through one `hdfs2s3kit transfer -r` each way; the ratio is the speed-up of -j 4 measured in
   this run. moto is a single GIL-bound process (~40-50 MB/s here), so the large-file case is
   bounded by it: a real S3 endpoint has no such ceiling.
-- `s3-put-sts --bwlimit RATE` of 160 MiB (and `s3-get-sts --bwlimit` of the same object): the
-  achieved rate against RATE, from two sizes (N and N/2 MiB: rate = the extra bytes over the extra
-  wall time, so process start-up, STS and the final Complete/read-back drop out); also the plain
-  bytes / wall time of the larger one. Target: within 10 %. A limit can only be checked below what the endpoint carries, so the same
-  transfers run unlimited first; when the endpoint is slower than RATE (a loaded machine: moto
-  shares the cores), the limit is also measured at a third of the unlimited rate.
+- `--bwlimit RATE` (default 20MiB/s) of `s3-put-sts`, `s3-get-sts` and `transfer -j 4` (one
+  limit shared by four files and their parts in flight), into bench/discard_s3.py on 127.0.0.1 --
+  moto is too slow and noisy to carry 20 MiB/s steadily on a loaded machine; that stand-in drains
+  every body at socket speed and counts the bytes on the wire. Rate = the extra wire bytes over the
+  extra wall time between two sizes (N and N/2 MiB), so process start-up, STS, the limiter's
+  one-second burst and the final Complete drop out; also the plain bytes / wall time of the larger
+  one. Target: within 10 %. Each command also runs unlimited first, to show the endpoint is not
+  what sets the pace.
 
     python bench/bench_cli.py --only-rate      # the --bwlimit part alone
 """
@@ -108,44 +110,95 @@ def scaling(a, work, env, url, chunk):
 
 
 def rate_check(a, work, env, rate, chunk):
-    blobs = {}
-    for mib in (a.rate_mib, a.rate_mib // 2):
-        blobs[mib] = os.path.join(work, f"rate{mib}.bin")
-        with open(blobs[mib], "wb") as f:
-            for _ in range(mib):
-                f.write(chunk)
-    nbytes = a.rate_mib * MiB
-    half = a.rate_mib // 2
+    """--bwlimit against its target, into bench/discard_s3.py (S3 only; SSM and STS stay on moto
+    for transfer): that server drains every body at socket speed, so the limit, not the endpoint,
+    sets the pace, and the bytes it counts are the bytes on the wire (ciphertext and retries
+    included)."""
+    from discard_s3 import DiscardS3
 
-    def put(limit, key, mib=a.rate_mib):
-        argv = [os.path.join(BIN, "s3-put-sts"), "--no-assume-role", "--overwrite", f"s3://{base.BUCKET}/{key}"]
-        with open(blobs[mib], "rb") as f:
-            return timed(argv + (["--bwlimit", limit] if limit else []), env, stdin=f)
+    disc = DiscardS3()
+    try:
+        _rate_rows(a, work, dict(env, AWS_ENDPOINT_URL_S3=disc.url), rate, chunk, disc)
+    finally:
+        disc.close()
 
-    def get(limit, key, mib=a.rate_mib):
-        argv = [os.path.join(BIN, "s3-get-sts"), "--no-assume-role", f"s3://{base.BUCKET}/{key}"]
+
+def _rate_rows(a, work, env, rate, chunk, disc):
+    sizes = (a.rate_mib, a.rate_mib // 2)
+    for mib in sizes:
+        disc.add_zeros(base.BUCKET, f"zeros{mib}.bin", mib * MiB)
+    jobs = 4
+    for mib in sizes:     # transfer -j 4: four files per run, a quarter of the bytes each
+        folder = os.path.join(work, f"j4-{mib}")
+        os.makedirs(folder)
+        for i in range(jobs):
+            with open(os.path.join(folder, f"p{i}.bin"), "wb") as f:
+                for _ in range(mib // jobs):
+                    f.write(chunk)
+
+    def wire(counter):
+        with disc.state.lock:
+            return getattr(disc.state, counter)
+
+    runs = iter(range(1, 1000))     # a new key each run: --overwrite/--force would add a part-MD5
+                                    # check the stand-in cannot answer (it keeps no bytes to hash)
+
+    def put(limit, mib):
+        argv = [os.path.join(BIN, "s3-put-sts"), "--no-assume-role",
+                f"s3://{base.BUCKET}/put{mib}-{next(runs)}.bin"] + (["--bwlimit", limit] if limit else [])
+        src = subprocess.Popen(["head", "-c", str(mib * MiB), "/dev/zero"], stdout=subprocess.PIPE)
+        try:
+            return timed(argv, env, stdin=src.stdout)
+        finally:
+            src.stdout.close()
+            src.wait()
+
+    def get(limit, mib):
+        argv = [os.path.join(BIN, "s3-get-sts"), "--no-assume-role", f"s3://{base.BUCKET}/zeros{mib}.bin"]
         return timed(argv + (["--bwlimit", limit] if limit else []), env)
 
-    put(None, "rate-half.bin", half)
-    free = {"s3-put-sts": nbytes / put(None, "rate.bin"), "s3-get-sts": nbytes / get(None, "rate.bin")}
-    targets = [(a.rate, rate)]
-    slowest = min(free.values())
-    if slowest < rate * 1.2:
-        low = max(1 << 20, int(slowest / 3) >> 18 << 18)      # a third, in 256 KiB steps
-        targets.append((f"{low / MiB:g}MiB/s", low))
-    print(f"\n--bwlimit, {a.rate_mib} MiB; unlimited here: s3-put-sts {free['s3-put-sts'] / MiB:.1f} MiB/s, "
-          f"s3-get-sts {free['s3-get-sts'] / MiB:.1f} MiB/s; target: within 10 %")
-    print(f"{'command':<14}{'--bwlimit':>12}{'wall s':>9}{'bytes/wall':>11}{'slope MiB/s':>12}{'vs limit':>10}")
-    for text, r in targets:
-        for label, fn in (("s3-put-sts", put), ("s3-get-sts", get)):
-            t = fn(text, "rate.bin")
-            t_half = fn(text, "rate-half.bin", half)
-            slope = (nbytes - half * MiB) / max(t - t_half, 1e-6)
-            dev = slope / r - 1
-            verdict = "PASS" if abs(dev) <= 0.10 else (
-                "n/a: the endpoint is slower than the limit" if free[label] < r else "MISS")
-            print(f"{label:<14}{text:>12}{t:>9.2f}{nbytes / t / MiB:>11.2f}{slope / MiB:>12.2f}"
-                  f"{dev * 100:>+9.1f}%  {verdict}")
+    def transfer(limit, mib):
+        argv = [os.path.join(BIN, "hdfs2s3kit"), "transfer", "-r", "-q", "-j", str(jobs),
+                f"file://{os.path.join(work, f'j4-{mib}')}", f"s3://{base.BUCKET}/j4-{next(runs)}/",
+                "--no-metrics", "--notify", "none"] + (["--bwlimit", limit] if limit else [])
+        return timed(argv, env)
+
+    commands = (("s3-put-sts", put, "bytes"), ("s3-get-sts", get, "sent"), (f"transfer -j {jobs}", transfer, "bytes"))
+
+    def measure(fn, counter, limit, mib):
+        before = wire(counter)
+        disc.keep_timeline()
+        t = fn(limit, mib)
+        # s3-get-sts reads ahead up to (concurrency + 1) x chunk (40 MiB by default) before the
+        # limit (taken as bytes are written out) holds it back: the wire's steady state starts later.
+        steady = disc.steady_rate("received", 0.25) if counter == "bytes" else disc.steady_rate("sent", 0.5)
+        disc.keep_timeline(False)
+        return t, wire(counter) - before, steady
+
+    free = {}
+    for label, fn, counter in commands:
+        t, n, _ = measure(fn, counter, None, sizes[0])
+        free[label] = n / t
+    print(f"\n--bwlimit {a.rate} (target: within 10 %), into bench/discard_s3.py on 127.0.0.1 "
+          f"(keeps nothing, drains at socket speed); {sizes[0]} and {sizes[1]} MiB per command; unlimited "
+          "(bytes/wall): " + ", ".join(f"{k} {v / MiB:.0f} MiB/s" for k, v in free.items()))
+    print("on the wire = the server's count of body bytes between the moments 25 % (get: 50 %, past its "
+          "read-ahead) and 90 % of them had crossed (past start-up and the limiter's one-second burst); slope = extra bytes / extra wall time "
+          "between the two sizes (the client's view)")
+    print(f"{'command':<14}{'--bwlimit':>10}{'MiB':>7}{'wall s':>8}{'bytes/wall':>11}{'slope':>8}"
+          f"{'on the wire':>12}{'vs limit':>10}")
+    results = []
+    for label, fn, counter in commands:
+        t_big, n_big, steady = measure(fn, counter, a.rate, sizes[0])
+        t_small, n_small, _ = measure(fn, counter, a.rate, sizes[1])
+        slope = (n_big - n_small) / max(t_big - t_small, 1e-6)
+        dev = (steady or 0) / rate - 1
+        verdict = "PASS" if abs(dev) <= 0.10 else (
+            "n/a: the endpoint is slower than the limit" if free[label] < rate else "MISS")
+        results.append((label, dev, verdict))
+        print(f"{label:<14}{a.rate:>10}{n_big / MiB:>7.0f}{t_big:>8.2f}{n_big / t_big / MiB:>11.2f}"
+              f"{slope / MiB:>8.2f}{(steady or 0) / MiB:>12.2f}{dev * 100:>+9.1f}%  {verdict}", flush=True)
+    return results
 
 
 if __name__ == "__main__":
