@@ -32,7 +32,7 @@ class JobSpec:
     def __init__(self, input, *, dest=None, run_id=None, lines_per_map=DEFAULT_LINES_PER_MAP,
                  task_timeout_s=DEFAULT_TASK_TIMEOUT_S, max_attempts=DEFAULT_MAX_ATTEMPTS,
                  archive=DEFAULT_ARCHIVE, output=None, config=None, manifests=None, force=False,
-                 queue=None, python="python3", region=None, dry_run=False):
+                 queue=None, python="python3", region=None, dry_run=False, bwlimit=None):
         self.input = _arg("--input", input)
         self.dest = _arg("--dest", dest) if dest else None
         if self.dest:
@@ -57,6 +57,11 @@ class JobSpec:
         self.queue = _arg("--queue", queue) if queue else None
         self.python = _arg("--python", python)
         self.region = _arg("--region", region) if region else None
+        if bwlimit:
+            from . import bwlimit as bw
+
+            bw.parse_rate(bwlimit)            # a bad rate is a usage error here, not in every task
+        self.bwlimit = _arg("--bwlimit", bwlimit) if bwlimit else None
 
     @property
     def heartbeat_s(self):
@@ -87,6 +92,8 @@ def mapper_args(spec):
         args.append("--force")
     if spec.dry_run:
         args.append("--dry-run")
+    if spec.bwlimit:
+        args += ["--bwlimit", spec.bwlimit]     # per mapper process: each task has its own limit
     return args
 
 

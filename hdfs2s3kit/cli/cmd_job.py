@@ -63,6 +63,8 @@ def register(app):
                                      "authz and DEST checks only, the TSV says what would happen."),
         queue: Optional[str] = typer.Option(None, "--queue", help="YARN queue."),
         region: Optional[str] = typer.Option(None, "--region", help="AWS_REGION for the tasks."),
+        bwlimit: Optional[str] = typer.Option(None, "--bwlimit", help="Bandwidth limit of each map task "
+                                              "(each mapper process), e.g. 20MiB/s."),
         python: Optional[str] = typer.Option(None, "--python", help="Task interpreter (hadoop: python3; spark: this one)."),
         streaming_jar: Optional[str] = typer.Option(None, "--streaming-jar", help="hadoop-streaming jar (default $HADOOP_STREAMING_JAR)."),
         spark_submit: str = typer.Option("spark-submit", "--spark-submit", help="spark-submit to run (default: next to python, then PATH)."),
@@ -79,5 +81,5 @@ def register(app):
                         input=input, dest=dest, run_id=run_id, lines_per_map=lines_per_map,
                         task_timeout_s=task_timeout, max_attempts=max_attempts, archive=archive, output=output,
                         config=config, manifests=manifests, force=force, queue=queue, region=region,
-                        dry_run=dry_run)
+                        dry_run=dry_run, bwlimit=bwlimit)
         raise typer.Exit(rc)
