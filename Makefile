@@ -55,6 +55,11 @@ bench: venv sysdeps
 demo: venv
 	$(BIN)/hdfs2s3kit demo
 
+# The demo's story on a real mini HDFS + YARN of its own (tests/harness/demo_hadoop.py starts moto,
+# the cluster and `hdfs2s3kit demo --hadoop`, then stops and removes them): a few minutes.
+demo-hadoop: venv minicluster-build archive
+	cd tests && ../$(BIN)/python -m harness.demo_hadoop --archive ../hdfs2s3kit-archive.tgz
+
 # The toolkit and its dependencies in one .tgz for Hadoop Streaming's -archives (docs/HADOOP.md).
 archive: venv
 	$(BIN)/python bin/build-archive -o hdfs2s3kit-archive.tgz

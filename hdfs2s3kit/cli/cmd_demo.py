@@ -18,7 +18,14 @@ def register(app):
     def demo_cmd(
         keep: bool = typer.Option(False, "--keep", help="After the demo, block with the local AWS still running "
                                   "and print commands to try on it from another terminal; Ctrl-C stops it."),
+        hadoop: bool = typer.Option(False, "--hadoop", help="The same story on a real HDFS + YARN (HADOOP_CONF_DIR, "
+                                    "HADOOP_CMD, HADOOP_STREAMING_JAR), ending with a Streaming job; needs "
+                                    "--aws-endpoint. `make demo-hadoop` sets it all up."),
+        aws_endpoint: str = typer.Option(None, "--aws-endpoint", metavar="URL",
+                                         help="Use this local emulator (127.0.0.1 only) instead of starting one."),
+        archive: str = typer.Option("hdfs2s3kit-archive.tgz", "--archive", metavar="FILE",
+                                    help="With --hadoop: the toolkit archive for the job (make archive)."),
     ):
         from .. import demo
 
-        raise typer.Exit(common.run("demo", demo.run, keep))
+        raise typer.Exit(common.run("demo", demo.run, keep, hadoop, aws_endpoint, archive))
