@@ -114,8 +114,10 @@ class Prefetch:
         self._thread.start()
 
     def _run(self):
+        if not self._remote:      # file:// only: nothing to launch (and no argv to size batches by)
+            return
         try:
-            argv = hdfs.hadoop_argv(self._hadoop_cmd) if self._remote else None
+            argv = hdfs.hadoop_argv(self._hadoop_cmd)
         except errors.KitError as e:
             self._result.update({p: NoChecksum(f"none: {e.message}") for p in self._remote})
             return
