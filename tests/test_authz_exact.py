@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from harness.hadoop import world_tmp
+from harness.hadoop import site_file, world_tmp
 from test_authz_cli import make_file
 
 
@@ -109,30 +109,19 @@ def test_audit_stderr_is_json_lines_only_and_relative_paths_are_audited_absolute
     assert r.returncode == 67 and jlines(r.stderr)[0]["event"] == "error"
 
 
-def _site(text, owner=None):
-    d = world_tmp("h2s-site-")
-    p = os.path.join(d, "site.conf")
-    with open(p, "w") as f:
-        f.write(text)
-    os.chmod(p, 0o644)
-    if owner is not None:
-        os.chown(p, owner, -1)
-    return p
-
-
 def test_site_policy_cannot_be_switched_off_by_flags_or_environment(odd):
     import pwd
 
     team = f"file://{odd.local / 'team.csv'}"
     os.chmod(odd.local / "team.csv", 0o644)          # posix alone would allow anyone ("other")
-    site = _site(f"authz_policy = group\nallowed_groups = {odd.fin}\n")
+    site = site_file(f"authz_policy = group\nallowed_groups = {odd.fin}\n")
     r = odd.check("--audit", "--policy", "posix", team, env={"HDFS2S3_SITE_CONF": site})
     (rec,) = jlines(r.stderr)
     assert r.returncode == 77 and rec["decision"] == "deny" and "not an allowed group" in rec["reason"]
     assert rec["policy"] == "group+posix" and rec["policy_from"] == [f"site:{site}", "flag:--policy"]
     assert rec["allowed_groups"] == [odd.fin]
     # a site file the user could have written is ignored, with a warning (JSON under --audit)
-    mine = _site("allowed_groups = nobody-at-all\n", owner=pwd.getpwnam(odd.erin).pw_uid)
+    mine = site_file("allowed_groups = nobody-at-all\n", owner=pwd.getpwnam(odd.erin).pw_uid)
     r = odd.check("--audit", team, env={"HDFS2S3_SITE_CONF": mine})
     recs = jlines(r.stderr)
     assert recs[0]["event"] == "warning" and "not owned by root" in recs[0]["message"]
@@ -158,7 +147,7 @@ def test_transfer_and_s3_put_sts_honour_the_site_policy_without_any_config_varia
     os.chown(key, __import__("pwd").getpwnam(erin).pw_uid, -1)
     os.chmod(key, 0o600)
     kit.set_config("allowed_groups", u.group("fin"))          # the company config forbids erin's group
-    site = _site(f"config_prefix = {PREFIX}\nallowed_destinations = s3://{BUCKET}/in/*\n")
+    site = site_file(f"config_prefix = {PREFIX}\nallowed_destinations = s3://{BUCKET}/in/*\n")
     env = {k: v for k, v in kit.env.items() if k != "HDFS2S3_CONFIG"}
     env["HDFS2S3_SITE_CONF"] = site
     args = ["--key-file", key, "--no-assume-role", "--no-metrics", "--notify", "none"]

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from harness import minicluster as mcmod
-from harness.hadoop import world_tmp
+from harness.hadoop import site_file
 from hdfs2s3kit import errors, hadoopident, sitepolicy
 
 REALM = "EXAMPLE.COM"
@@ -85,21 +85,13 @@ def test_binding_refuses_another_name_unless_every_site_file_allows_the_pair(tmp
     with pytest.raises(errors.PermissionDeniedError, match=f"is not {me}, who runs this"):
         hadoopident.bind(env)
 
-    def site(text):
-        d = world_tmp("h2s-site-")
-        p = os.path.join(d, "site.conf")
-        with open(p, "w") as f:
-            f.write(text)
-        os.chmod(p, 0o644)
-        return p
-
     if os.geteuid() != 0:
         pytest.skip("a trusted site file must be owned by root")
-    monkeypatch.setenv("HDFS2S3_SITE_CONF", site(f"allowed_hadoop_identities = {me}:hdfs, nobody:*\n"))
+    monkeypatch.setenv("HDFS2S3_SITE_CONF", site_file(f"allowed_hadoop_identities = {me}:hdfs, nobody:*\n"))
     sitepolicy.clear_cache()
     ident = hadoopident.bind(env)
     assert ident.name == "hdfs" and ident.allowed_by.startswith("site:")
-    monkeypatch.setenv("HDFS2S3_SITE_CONF", site("allowed_hadoop_identities = nobody:*\n"))
+    monkeypatch.setenv("HDFS2S3_SITE_CONF", site_file("allowed_hadoop_identities = nobody:*\n"))
     sitepolicy.clear_cache()
     with pytest.raises(errors.PermissionDeniedError):
         hadoopident.bind(env)

@@ -19,20 +19,11 @@ import time
 import pytest
 
 from harness.kerberos import kerberos_cluster  # noqa: F401 - fixture
-from harness.hadoop import world_tmp
+from harness.hadoop import site_file
 from test_least_privilege import recorder  # noqa: F401 - fixture (records AssumeRole calls)
 from test_transfer_support import KEY_PREFIX, records
 
 DATA = b"id,amount\n1,10\n2,20\n"
-
-
-def _site(text):
-    d = world_tmp("h2s-site-")
-    p = os.path.join(d, "site.conf")
-    with open(p, "w") as f:
-        f.write(text)
-    os.chmod(p, 0o644)
-    return p
 
 
 def _one_line(r):
@@ -227,13 +218,13 @@ def test_site_policy_can_allow_a_named_service_identity(simple_scene):
     env = dict(mc.env(), HADOOP_USER_NAME=carol)
     r = u.run(svc, [u.cmd("authz-check"), "--audit", path], env=env)
     assert r.returncode == 77 and "is not " + svc in r.stderr.decode()
-    site = _site(f"allowed_hadoop_identities = {svc}:*\n")
+    site = site_file(f"allowed_hadoop_identities = {svc}:*\n")
     r = u.run(svc, [u.cmd("authz-check"), "--audit", path], env=dict(env, HDFS2S3_SITE_CONF=site))
     (rec,) = [x for x in map(json.loads, r.stderr.decode().splitlines()) if x.get("event") == "authz"]
     # allowed to act as carol in HDFS; still judged as svc (not in the file's group)
     assert rec["user"] == svc and rec["hadoop_user"] == carol and rec["hadoop_auth"] == "simple"
     assert rec["hadoop_allowed_by"] == f"site:{site}" and rec["decision"] == "deny"
     # a pair for another user does not count
-    other = _site(f"allowed_hadoop_identities = {carol}:*\n")
+    other = site_file(f"allowed_hadoop_identities = {carol}:*\n")
     r = u.run(svc, [u.cmd("authz-check"), path], env=dict(env, HDFS2S3_SITE_CONF=other))
     assert r.returncode == 77 and "is not " + svc in r.stderr.decode()

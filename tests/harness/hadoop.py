@@ -162,6 +162,18 @@ def world_tmp(prefix):
     return d
 
 
+def site_file(text, owner=None):
+    """A site policy file (sitepolicy) holding TEXT, mode 644 in a folder test users can traverse;
+    owned by root (the caller, in CI) unless OWNER (a uid) is given, which makes it untrusted."""
+    p = os.path.join(world_tmp("h2s-site-"), "site.conf")
+    with open(p, "w") as f:
+        f.write(text)
+    os.chmod(p, 0o644)
+    if owner is not None:
+        os.chown(p, owner, -1)
+    return p
+
+
 @pytest.fixture(scope="session")
 def hadoop():
     why = skip_reason()
