@@ -700,9 +700,7 @@ class Pending:
         try:
             up.progress.phase("completing")
             result = self._commit()
-            rec["note"] = "; ".join(up.notes) or None
-            status.finish(rec, "ok", 0)
-            rec["aborted"] = False
+            _succeeded(up, rec)
             return result
         except BaseException as exc:  # noqa: BLE001 - every failure aborts, then is re-raised as KitError
             raise _failed(exc, up, rec, up.bucket, up.key) from None
@@ -745,11 +743,9 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
         result = up.run(defer=defer)
         if defer:
             return Pending(up, rec, *result)
-        rec["note"] = "; ".join(up.notes) or None
         if up.progress is not progress:
             up.progress.finish()
-        status.finish(rec, "ok", 0)
-        rec["aborted"] = False
+        _succeeded(up, rec)
         return result
     except BaseException as exc:  # noqa: BLE001 - every failure aborts, then is re-raised as KitError
         raise _failed(exc, up, rec, bucket, key) from None
@@ -758,6 +754,13 @@ def upload(src, bucket, key, *, s3, framed=None, expected_size=None, part_size=N
             if up.progress is not progress:
                 up.progress.close()      # erased if it did not finish: the error gets a line of its own
             up.close()                   # part threads and buffers: a Pending needs neither
+
+
+def _succeeded(up, rec):
+    """Finish the record of a completed upload (upload(), or a Pending's commit())."""
+    rec["note"] = "; ".join(up.notes) or None
+    status.finish(rec, "ok", 0)
+    rec["aborted"] = False
 
 
 def _failed(exc, up, rec, bucket, key):

@@ -318,7 +318,7 @@ class Transfer:
         self._checksums = {}   # src -> hdfscrc.HdfsChecksum | NoChecksum (absent: proof turned off)
         self._metrics = self._notifier = None
         self._monitoring_ready = False
-        self._commits = None   # groupcommit.GroupCommit, on the first deferred completion
+        self._commits = None   # groupcommit.GroupCommit, made with the first file (its threads start on the first deferred completion)
         self.records = []
         self.user = None
         self.host = socket.gethostname()
