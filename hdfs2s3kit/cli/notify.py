@@ -23,7 +23,8 @@ Exit status:
   74       stdout closed by the reader (records still read and reported)
   78       notifications misconfigured (no topic, bad namespace, no config)
   75       with --strict: SNS or CloudWatch could not be reached
-  130/143  interrupted by SIGINT/SIGTERM (a failure is published first)"""
+  128+N    stop signal N: HUP 129, INT 130, QUIT 131, TERM 143 (a failure
+           is published first)"""
 
 app = clikit.app()
 
