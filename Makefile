@@ -46,6 +46,8 @@ minicluster: venv minicluster-build
 	cd tests && ../$(BIN)/python -m harness.minicluster $(if $(MINICLUSTER_ENV),--env-file $(abspath $(MINICLUSTER_ENV))) \
 	  $(if $(KERBEROS),--kerberos $(foreach p,$(PRINCIPALS),--principal $(p)))
 
+# The 25 slowest tests are listed at the end: .ci/run has a 30-minute budget on a 2-core machine.
+PYTEST_ARGS ?= --durations=25
 test: venv sysdeps minicluster-build
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
