@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from harness.hadoop import world_tmp
-from test_transfer_support import BUCKET, PIPE, key_for, records
+from test_transfer_support import BUCKET, key_for, records
 
 SAME = b"public-report-000"     # a forbidden file of the same length: the length check alone passes
 SECRET = b"payroll-secret-17"
@@ -115,7 +115,9 @@ def test_the_mapper_rechecks_too(scene):
 
 def test_the_pipe_script_reads_what_authz_check_allowed(scene):
     src, env = _swapping(scene, "p.csv")
-    r = scene.run(PIPE, src, f"s3://{BUCKET}/pipe/p.csv", env=env)
+    # the installed copy (next to the commands it runs): the checkout itself need not be
+    # readable by the test user
+    r = scene.run(scene.u.cmd("hdfs2s3-pipe"), src, f"s3://{BUCKET}/pipe/p.csv", env=env)
     assert r.returncode == 77, r.stderr
     assert scene.kit.objects() == [] and scene.kit.open_uploads() == []
 
