@@ -1,7 +1,8 @@
 """The mapper under Spark: RDD.pipe in local mode, one mapper process per partition.
 
 One SparkContext for the test session (a JVM start costs 4-14 s), plus the one
-`hdfs2s3kit job --engine spark` starts in its own spark-submit; two tests."""
+`hdfs2s3kit job --engine spark` starts in its own spark-submit; two tests. The job's
+listing is on the session's real mini HDFS (harness/minicluster.py), as on a cluster."""
 
 import os
 import shutil
@@ -41,12 +42,15 @@ def write_listing(mapkit, lines):
     return str(path)
 
 
-def test_job_engine_spark_pipes_24_files_through_one_mapper_per_partition(mapkit):
-    """The command users run: spark-submit of spark_runner.py (its own JVM), TSV on stdout."""
+def test_job_engine_spark_reads_its_listing_from_hdfs_and_pipes_24_files_one_mapper_per_partition(
+        mapkit, minicluster, hdfs_home):
+    """The command users run: spark-submit of spark_runner.py (its own JVM), TSV on stdout, with
+    the listing on the real mini HDFS as an hdfs:// URI (Spark's own Hadoop client reads it)."""
     if shutil.which("java") is None:
         pytest.skip("no java on PATH: Spark needs a Java runtime (make test installs default-jre-headless)")
     urls = mapkit.make_files(24)
-    listing = write_listing(mapkit, urls)
+    minicluster.su_fs("-put", write_listing(mapkit, urls), f"{hdfs_home}/listing.txt")
+    listing = minicluster.uri(f"{hdfs_home}/listing.txt")
     # PATH without the venv: spark-submit must still find pyspark, and pipe's child our interpreter.
     r = proc.run("hdfs2s3kit", "job", "--engine", "spark", "--input", listing, "--run-id", "spark-ok",
                  "--lines-per-map", "6", env=dict(mapkit.env, PATH="/usr/bin:/bin"), timeout=400)
