@@ -61,7 +61,7 @@ def test_streaming_job_moves_every_file_once_and_survives_a_killed_attempt(
     mc = minicluster_yarn
     mapkit.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     files = {f"{hdfs_home}/big.bin": os.urandom(40 * MiB)}           # task 0: killed while uploading it
-    files.update({f"{hdfs_home}/f{i}.csv": os.urandom(1000 + i) for i in range(8)})
+    files.update({f"{hdfs_home}/f{i}.csv": os.urandom(1000 + i) for i in range(4)})
     local = tmp_path / "hdfs-src"
     local.mkdir()
     for path, data in files.items():
@@ -72,7 +72,7 @@ def test_streaming_job_moves_every_file_once_and_survives_a_killed_attempt(
     run_id = "yarn-run-1"
     env = dict(os.environ, **mapkit.env, **mc.env(), HADOOP_STREAMING_JAR=mc.streaming_jar)
     job = subprocess.Popen([proc.cmd_path("hdfs2s3kit"), "job", "--input", f"{hdfs_home}/listing.txt",
-                            "--archive", str(archive), "--lines-per-map", "3", "--run-id", run_id,
+                            "--archive", str(archive), "--lines-per-map", "2", "--run-id", run_id,
                             "--python", BASE_PYTHON, "--config", PREFIX, "--output", f"{hdfs_home}/out"],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -115,15 +115,17 @@ def test_streaming_job_moves_every_file_once_and_survives_a_killed_attempt(
     tsv = parse_tsv(_hadoop(mc, "fs", "-cat", f"{hdfs_home}/out/part-*").encode())
     assert sorted(r["src"] for r in tsv) == sorted(files)
     assert {r["status"] for r in tsv} <= {"ok", "skipped"}
-    (job_id,) = re.findall(r"^\s*(job_\d+_\d+)\s+hdfs2s3kit-" + run_id + r"\b", _hadoop(mc, "job", "-list", "all"),
-                           re.M)
-
-    def counter(name):
-        return int(_hadoop(mc, "job", "-counter", job_id, "hdfs2s3", name).strip() or 0)
+    # The job's id from the killed task's own id; all its counters in one `job -status` JVM.
+    job_id = "job_" + victim_env["mapreduce_task_id"].split("_", 1)[1].rsplit("_m_", 1)[0]
+    status = _hadoop(mc, "job", "-status", job_id)
+    assert re.search(r"^Job: " + job_id + r"$", status, re.M) and re.search(r"^Job state: SUCCEEDED", status, re.M), status
+    group = re.search(r"^\thdfs2s3\n((?:\t\t.*\n)+)", status, re.M)
+    assert group, status
+    counters = {k: int(v) for k, v in re.findall(r"^\t\t(\w+)=(\d+)$", group.group(1), re.M)}
 
     ok = sum(r["status"] == "ok" for r in tsv)
-    assert counter("files_ok") == ok and counter("files_skipped") == len(files) - ok
-    assert counter("bytes") == sum(int(r["bytes"]) for r in tsv if r["status"] == "ok")
+    assert counters.get("files_ok", 0) == ok and counters.get("files_skipped", 0) == len(files) - ok, counters
+    assert counters.get("bytes", 0) == sum(int(r["bytes"]) for r in tsv if r["status"] == "ok"), counters
 
     # the run manifest is complete (every file, no failure), and task 0's files were recorded by
     # another attempt than the killed one: its retry

@@ -104,6 +104,8 @@ public final class MiniCluster {
     PrintStream out = new PrintStream(new FileOutputStream(java.io.FileDescriptor.out), true, "UTF-8");
     // Hadoop's own code prints to System.out in places; keep stdout for the protocol.
     System.setOut(System.err);
+    // chmod in this JVM for the daemons' local file system (NioChmodLocalFs says why).
+    Configuration.addDefaultResource("hdfs2s3kit-launcher-default.xml");
     long t0 = System.nanoTime();
     MiniCluster mc = new MiniCluster(o);
     Runtime.getRuntime().addShutdownHook(new Thread(mc::stop, "minicluster-stop"));
