@@ -98,7 +98,8 @@ def mapper_args(spec):
 
 
 def streaming_argv(spec, jar=None, hadoop_cmd="hadoop"):
-    """`hadoop jar hadoop-streaming.jar ...` for a map-only run over the listing."""
+    """`hadoop jar hadoop-streaming.jar ...` for a map-only run over the listing; hadoop_cmd is
+    a command name or the client's argument list (hdfs.hadoop_argv)."""
     props = {
         "mapreduce.job.name": f"hdfs2s3kit-{spec.run_id}",
         "mapreduce.job.reduces": "0",
@@ -110,7 +111,8 @@ def streaming_argv(spec, jar=None, hadoop_cmd="hadoop"):
     }
     if spec.queue:
         props["mapreduce.job.queuename"] = spec.queue
-    argv = [hadoop_cmd, "jar", jar or JAR_PLACEHOLDER]
+    head = [hadoop_cmd] if isinstance(hadoop_cmd, str) else list(hadoop_cmd)
+    argv = [*head, "jar", jar or JAR_PLACEHOLDER]
     # Generic options (-D, -archives) must come before the streaming options.
     for k, v in props.items():
         argv += ["-D", f"{k}={v}"]
@@ -196,18 +198,47 @@ def format_command(argv, placeholder=JAR_PLACEHOLDER):
 
 
 def check_runnable_hadoop(spec, jar_opt=None, hadoop_cmd=None):
-    """(hadoop_cmd, jar) or a clear error: 69 when there is nothing to run the job with."""
+    """(hadoop argv, jar) or a clear error: 69 when there is nothing to run the job with, 77 when
+    the Hadoop identity the job would be submitted as is not the Linux user (hdfs.hadoop_argv
+    binds it: a job's tasks read HDFS with its delegation tokens, so whoever submits decides who
+    reads), 66 without the archive. Nothing is launched."""
+    from . import hdfs
+
     jar = find_streaming_jar(jar_opt)
     if jar is None:
         raise errors.UnavailableError(
             "no hadoop-streaming jar: set HADOOP_STREAMING_JAR or pass --streaming-jar "
             "(or use --print to see the command, or --engine spark)")
-    hadoop_cmd = hadoop_cmd or os.environ.get("HADOOP_CMD") or "hadoop"
-    if shutil.which(hadoop_cmd) is None:
-        raise errors.UnavailableError(f"hadoop command not found: {hadoop_cmd} (set HADOOP_CMD)")
+    argv = hdfs.hadoop_argv(hadoop_cmd)
     if "://" not in spec.archive and not os.path.isfile(spec.archive):
         raise errors.NoInputError(f"archive not found: {spec.archive} (build it with bin/build-archive)")
-    return hadoop_cmd, jar
+    return argv, jar
+
+
+def bind_spark_identity():
+    """spark-submit reads the listing and submits through its own Hadoop client, as whoever the
+    ticket cache, token file or HADOOP_USER_NAME says: bound to the Linux user first (77)."""
+    from . import hadoopident
+
+    return hadoopident.bind()
+
+
+def job_record(spec, engine, decision, *, ident=None, reason=None, code=None, now=None):
+    """The audit record of one submission (`job --audit`): who asked (the Linux user and the
+    Hadoop identity the job runs as), what, and whether it was submitted or refused."""
+    import socket
+    import time
+
+    from . import hadoopident, identity
+
+    rec = {"time": now if now is not None else time.time(), "event": "job", "host": socket.gethostname(),
+           "pid": os.getpid(), "run_id": spec.run_id, "engine": engine, "user": identity.audit_name()}
+    rec.update(ident.record() if ident else hadoopident.empty_record())
+    if ident is not None and ident.allowed_by:
+        rec["hadoop_allowed_by"] = ident.allowed_by
+    rec.update(input=spec.input, dest=spec.dest, archive=spec.archive, dry_run=spec.dry_run,
+               decision=decision, reason=reason, code=code)
+    return rec
 
 
 def find_spark_submit(explicit=None):

@@ -179,3 +179,35 @@ def test_job_runs_hadoop_with_an_argument_list_and_passes_its_exit_status(hadoop
     assert hadoop.launches() - before == 1
     r = proc.run("hdfs2s3kit", "job", "--input", "/l", "--archive", str(archive), env=hadoop.env())
     assert r.returncode == 2 and b"no spaces or quotes" in r.stderr
+
+
+@pytest.mark.hadoop
+def test_job_is_submitted_only_as_the_linux_user_and_audits_who_submitted(hadoop, tmp_path):
+    """The job's tasks read HDFS as whoever submits it: under simple auth HADOOP_USER_NAME would
+    make that anyone, so another name is refused (77) before `hadoop jar` starts."""
+    import getpass
+
+    jar = tmp_path / "hadoop-streaming-3.5.0.jar"
+    jar.write_bytes(b"PK")
+    (tmp_path / "a.tgz").write_bytes(b"")
+    env = dict(hadoop.env(), HADOOP_STREAMING_JAR=str(jar))
+    args = ("hdfs2s3kit", "job", "--input", "/user/x/list.txt", "--archive", str(tmp_path / "a.tgz"),
+            "--run-id", "j2", "--audit")
+    before = hadoop.launches()
+    r = proc.run(*args, env=dict(env, HADOOP_USER_NAME="hdfs"))
+    assert r.returncode == 77 and r.stdout == b""
+    out = [json.loads(x) for x in r.stderr.decode().splitlines()]          # --audit: JSON lines only
+    (rec,) = [x for x in out if x["event"] == "job"]
+    assert (rec["decision"], rec["code"], rec["run_id"], rec["engine"]) == ("deny", 77, "j2", "hadoop")
+    assert (rec["user"], rec["hadoop_user"], rec["hadoop_auth"]) == (getpass.getuser(), "hdfs", "simple")
+    (err,) = [x for x in out if x["event"] == "error"]
+    assert "Hadoop identity hdfs from HADOOP_USER_NAME is not" in err["message"]
+    assert hadoop.launches() == before
+    # as the Linux user: submitted (the harness's hadoop then fails `jar` in its own words on the
+    # same stderr), the record says so first
+    r = proc.run(*args, env=env)
+    assert r.returncode == 1
+    out = [json.loads(x) for x in r.stderr.decode().splitlines() if x.startswith("{")]
+    assert out[0]["event"] == "job" and out[0]["decision"] == "submit" and out[0]["code"] is None
+    assert out[0]["hadoop_user"] == getpass.getuser() and out[0]["input"] == "/user/x/list.txt"
+    assert hadoop.launches() == before + 1

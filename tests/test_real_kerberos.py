@@ -145,6 +145,19 @@ def test_alice_holding_bobs_ticket_is_refused_before_reading(scene, kit):
     assert r.returncode == 77
     (rec,) = records(r.stdout)
     assert rec["status"] == "denied" and rec["exit_code"] == 77 and f"is not {s.alice}" in rec["error"]
+    # a job's tasks would read with bob's delegation tokens: not submitted, by either engine
+    archive = s.mc.ccache_dir(s.alice) / "archive.tgz"
+    archive.write_bytes(b"")
+    for engine in ("hadoop", "spark"):
+        r = s.run(s.alice, "hdfs2s3kit", "job", "--engine", engine, "--input", f"{s.home}/list.txt",
+                  "--archive", str(archive), "--run-id", f"krb-{engine}", "--audit",
+                  env=dict(kit.env, **env, HADOOP_STREAMING_JAR=s.mc.streaming_jar))
+        assert r.returncode == 77, r.stderr
+        out = [json.loads(x) for x in r.stderr.decode().splitlines()]     # --audit: JSON lines only
+        (job,) = [x for x in out if x.get("event") == "job"]
+        assert (job["decision"], job["code"], job["engine"]) == ("deny", 77, engine)
+        assert (job["user"], job["hadoop_user"], job["hadoop_principal"]) == (s.alice, s.bob, f"{s.bob}@{s.mc.realm}")
+        assert [x["code"] for x in out if x.get("event") == "error"] == [77]
     assert s.mc.launches() == before                                    # not one JVM: nothing read
     assert kit.objects() == []
 
@@ -181,6 +194,32 @@ def test_mapper_reads_with_the_jobs_delegation_token_and_no_ticket_cache(scene, 
     (row,) = [ln.split("\t") for ln in r.stdout.decode().splitlines()]
     assert row[0] == "denied" and f"no valid Kerberos ticket for {s.alice}: run kinit" in row[6], row
     assert "\tat " not in r.stderr.decode()
+
+
+def test_a_protobuf_token_file_from_dtutil_reads_like_fetchdts_and_an_unknown_form_is_77(scene, tmp_path):
+    """Hadoop writes token files in two forms (Writable: fetchdt; protobuf: dtutil, and what
+    newer YARN may localise): both name alice's token, so both read as alice with no ticket."""
+    s = scene
+    token = s.mc.fetch_token(s.u, s.alice, s.alice_env, protobuf=True)
+    with open(token, "rb") as f:
+        assert f.read(5) == b"HDTS\x01"                  # really the protobuf form
+    env = dict(s.mc.env(), KRB5CCNAME=s.mc.ccache(s.alice, "none"), HADOOP_TOKEN_FILE_LOCATION=token)
+    r = s.run(s.alice, "hdfs2s3kit", "cat", f"{s.home}/fin.csv", env=env)
+    assert r.returncode == 0 and r.stdout == DATA, r.stderr
+    r = s.run(s.alice, "authz-check", "--audit", f"{s.home}/fin.csv", env=env)
+    (rec,) = [x for x in map(json.loads, r.stderr.decode().splitlines()) if x.get("event") == "authz"]
+    assert (rec["decision"], rec["hadoop_user"], rec["hadoop_auth"]) == ("allow", s.alice, "token")
+    # a form we cannot read is refused in one line, before any JVM (not handed to Java to guess)
+    odd = s.mc.ccache_dir(s.alice) / "odd.token"
+    with open(token, "rb") as f:
+        odd.write_bytes(b"HDTS\x07" + f.read()[5:])
+    os.chown(odd, pwd.getpwnam(s.alice).pw_uid, -1)
+    before = s.mc.launches()
+    r = s.run(s.alice, "hdfs2s3kit", "cat", f"{s.home}/fin.csv", env=dict(env, HADOOP_TOKEN_FILE_LOCATION=str(odd)))
+    assert r.returncode == 77 and r.stdout == b""
+    line = _one_line(r)
+    assert f"cannot read the token file {odd}" in line and "unknown token file version 7" in line, line
+    assert s.mc.launches() == before
 
 
 # ---------------------------------------------------------------- simple authentication (plain cluster)

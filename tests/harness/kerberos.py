@@ -91,10 +91,16 @@ class SecureHadoop(mcmod.MiniHadoop):
         assert r.returncode == 0, r.stderr.decode()
         return dict(self.env(), KRB5CCNAME=cc)
 
-    def fetch_token(self, users, user, env):
-        """An HDFS delegation token for USER (its ticket in env), renewable by USER -> file path."""
-        path = self.ccache_dir(user) / "hdfs.token"
-        r = users.run(user, [self.real_cmd, "fetchdt", "--renewer", user, path], env=env)
+    def fetch_token(self, users, user, env, *, protobuf=False):
+        """An HDFS delegation token for USER (its ticket in env), renewable by USER -> file path.
+        In Hadoop's two token-file forms: fetchdt writes the Writable one ("HDTS" version 0),
+        dtutil -format protobuf the protobuf one (version 1)."""
+        path = self.ccache_dir(user) / ("hdfs.pb.token" if protobuf else "hdfs.token")
+        if protobuf:
+            argv = [self.real_cmd, "dtutil", "get", self.fs_uri, "-format", "protobuf", "-renewer", user, path]
+        else:
+            argv = [self.real_cmd, "fetchdt", "--renewer", user, path]
+        r = users.run(user, argv, env=env)
         assert r.returncode == 0 and path.exists(), r.stderr.decode()[-2000:]
         return str(path)
 

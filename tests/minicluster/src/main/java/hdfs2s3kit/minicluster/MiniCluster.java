@@ -391,9 +391,11 @@ public final class MiniCluster {
         + "  jar) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.util.RunJar \"$@\" ;;\n"
         + "  job) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.mapred.JobClient \"$@\" ;;\n"
         + "  fetchdt) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.hdfs.tools.DelegationTokenFetcher \"$@\" ;;\n"
+        // dtutil writes token files in the protobuf form (fetchdt: the Writable one)
+        + "  dtutil) shift; exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.security.token.DtUtilShell \"$@\" ;;\n"
         + "  classpath) echo \"$conf:$cp\" ;;\n"
         + "  version) exec \"$java\" \"${opts[@]}\" -cp \"$conf:$cp\" org.apache.hadoop.util.VersionInfo ;;\n"
-        + "  *) echo \"usage: hadoop fs|jar|job|fetchdt|classpath|version ...\" >&2; exit 1 ;;\n"
+        + "  *) echo \"usage: hadoop fs|jar|job|fetchdt|dtutil|classpath|version ...\" >&2; exit 1 ;;\n"
         + "esac\n";
     File f = new File(bin, "hadoop");
     Files.write(f.toPath(), script.getBytes(StandardCharsets.UTF_8));
