@@ -162,3 +162,76 @@ def test_pipe_messages_agree_with_the_record_when_the_reader_fails_after_its_las
     err = r.stderr.decode()
     assert "after every byte arrived; the object was stored whole" in err and "nothing stored" not in err
     assert kit.decrypt("pipe/whole.bin") == data
+
+
+# Reads its first CUT bytes, then waits for the test's word (after the pipe script is dead) and fails.
+FAILING_AFTER_WORD_HADOOP = """#!/bin/bash
+if [ "$1" = fs ] && [ "$2" = -cat ]; then
+  "{real}" "$@" | head -c {cut}
+  while [ ! -e "{word}" ]; do sleep 0.1; done
+  echo "cat: Connection reset by peer (test: reader failed after the pipe script died)" >&2
+  exit 1
+fi
+exec "{real}" "$@"
+"""
+
+
+def _descendants(pid):
+    """Every living process below pid, from /proc (the pipe script's reader, encryptor, uploader...)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    found, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_pipe_whose_script_is_killed_before_its_reader_fails_stores_nothing(kit, hadoop, hdfs_dir, tmp_path):
+    # The fault run's case: with the bash script SIGKILLed (no trap, no clean-up of its own) and then
+    # the reader failing, the filters left behind must still refuse the short stream on their own.
+    import signal
+    import time
+
+    hpath, local = hdfs_dir
+    (local / "big.bin").write_bytes(os.urandom(20 << 20))
+    word = tmp_path / "reader-may-fail-now"
+    wrapper = tmp_path / "hadoop-failing-on-word"
+    wrapper.write_text(FAILING_AFTER_WORD_HADOOP.format(real=hadoop.cmd, cut=11 << 20, word=word))
+    wrapper.chmod(0o755)
+    e = dict(kit.env, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), HADOOP_CMD=str(wrapper))
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
+        p = subprocess.Popen([PIPE, f"{hpath}/big.bin", f"s3://{BUCKET}/pipe/orphaned.bin"], env=e,
+                             stdout=out, stderr=err)
+    deadline = time.monotonic() + 120
+    while not kit.open_uploads():       # a part is on its way: the upload is open
+        assert p.poll() is None and time.monotonic() < deadline, (tmp_path / "err").read_text()
+        time.sleep(0.2)
+    left = _descendants(p.pid)
+    assert len(left) >= 3, left          # reader, encryptor, uploader (and their helpers)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    word.touch()
+    while any(_alive(c) for c in left):
+        assert time.monotonic() < deadline, f"still running without the script: {left}; " \
+                                            f"{(tmp_path / 'err').read_text()}"
+        time.sleep(0.2)
+    err = (tmp_path / "err").read_text()
+    assert "input ended after 11534336 of the expected 20971520 bytes: not sealing the stream" in err, err
+    assert kit.objects() == [] and kit.open_uploads() == [], err
