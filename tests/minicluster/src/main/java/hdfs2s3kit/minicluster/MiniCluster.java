@@ -273,6 +273,11 @@ public final class MiniCluster {
     conf.setInt("mapreduce.task.io.sort.mb", 16);
     // Container logs (a failed mapper's stderr) stay until the cluster stops.
     conf.setInt("yarn.nodemanager.delete.debug-delay-sec", 3600);
+    // ... and the NodeManager is done with a finished application at once: with the default retention
+    // (3 h) a finished application stays in its context, and stopping the NodeManager waits
+    // sleep-delay-before-sigkill + process-kill-wait + 1 s for it (~10 s at every stop after a job).
+    // The deletion itself still waits the debug delay above, so the logs stay readable.
+    conf.setLong("yarn.nodemanager.log.retain-seconds", 0);
     // A killed task gets SIGTERM, then SIGKILL after this long (default 250 ms): time for the
     // mapper to abort its open multipart upload on a loaded 2-core machine (docs/HADOOP.md).
     conf.setLong("yarn.nodemanager.sleep-delay-before-sigkill.ms", 3000);
