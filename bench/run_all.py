@@ -1,5 +1,6 @@
 """`make bench`: run every bench/bench_*.py in turn; each prints its own table
-with ratios against a reference measured in the same run."""
+with ratios against a reference measured in the same run. `run_all.py NAME...` (make bench
+BENCH_ARGS="startup crypto") runs only bench_NAME.py; bench_startup.py is each filter's start-up CPU."""
 
 import glob
 import os

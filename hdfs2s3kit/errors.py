@@ -23,7 +23,9 @@ SIGNAL_EXIT_BASE = 128   # a run ended by signal N exits 128 + N (HUP 129, INT 1
 
 
 # C0 and C1 controls, DEL, and undecodable bytes kept as surrogates (paths are bytes).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+# Compiled at the first message, not at import: every command imports this module, few print.
+_CONTROL_PATTERN = "[\x00-\x1f\x7f-\x9f\udc80-\udcff]"
+_CONTROL = None
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -38,6 +40,9 @@ def _escape(m):
 def printable(text):
     """TEXT safe for a terminal and for one line: control characters (an escape sequence
     hidden in a forged stream header or a file name) and undecodable bytes as \\xNN."""
+    global _CONTROL
+    if _CONTROL is None:
+        _CONTROL = re.compile(_CONTROL_PATTERN)
     return _CONTROL.sub(_escape, str(text))
 
 

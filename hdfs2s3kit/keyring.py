@@ -11,7 +11,6 @@ Key IDs:
   fingerprint that reveals nothing useful about the key.
 """
 
-import hashlib
 import os
 import re
 import stat as statmod
@@ -24,6 +23,8 @@ CONFIG_ENV = "HDFS2S3_CONFIG"   # = config.ENV_VAR; config imports boto3, a key 
 
 
 def fingerprint_id(key):
+    import hashlib   # here: authz-check imports this module for CONFIG_ENV alone (OpenSSL's init, ~5 ms)
+
     from .streamfmt import raw_key
 
     return "fp:" + hashlib.sha256(FP_DOMAIN + raw_key(key)).hexdigest()[:16]

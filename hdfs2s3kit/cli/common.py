@@ -4,7 +4,6 @@ Commands are thin Typer wrappers; library code raises KitError and never
 calls sys.exit, so `transfer` and the mapper can reuse it in-process.
 """
 
-import json
 import os
 import sys
 
@@ -38,15 +37,20 @@ def _os_error(e):
     return errors.KitIOError(f"I/O error{what}: {e.strerror or type(e).__name__}")
 
 
-def run(prog, fn, *args, json_errors=False, **kwargs):
+def run(prog, fn, *args, json_errors=False, site_policy=True, **kwargs):
     """Call fn; map KitError/OSError/BrokenPipe/signals to an exit code and one line; never a
-    traceback for expected failures (any OSError is one: 74)."""
-    from .. import sitepolicy
+    traceback for expected failures (any OSError is one: 74).
 
+    The site policy's warnings are routed to warn(prog) (JSON under --audit). site_policy=False
+    says this run never reads the site policy (fernet-* with --key-file), so sitepolicy, whose
+    import costs ~4 ms of start-up, is not imported for it."""
     stdfds.guard()
     install_signal_handlers()
     _json_stderr.update(on=bool(json_errors), prog=prog)
-    sitepolicy.on_warning = lambda m: warn(prog, m)
+    if site_policy or "hdfs2s3kit.sitepolicy" in sys.modules:
+        from .. import sitepolicy
+
+        sitepolicy.on_warning = lambda m: warn(prog, m)
     try:
         rc = fn(*args, **kwargs)
     except errors.KitBase as e:   # KitError, or Interrupted (130/143)
@@ -101,6 +105,8 @@ def effective_policy(config_prefix=None, flag_policy=None):
 
 def emit_json(record, stream=None):
     """One JSON line: the machine-readable form of every record we print."""
+    import json   # here, not at the top: most runs of a filter print none (~3 ms of start-up)
+
     stream = stream or sys.stdout
     stream.write(json.dumps(record, sort_keys=False, separators=(",", ":"), default=str) + "\n")
     stream.flush()

@@ -36,7 +36,9 @@ def command(
     Any truncation, tampering, reordering or wrong key exits 65 with one line naming the failure; frames
     before the failure may already be written, so always check the exit status.
     Exit codes: 0 ok, 2 usage, 65 bad data, 66 key file missing, 78 no key config, 74 I/O error."""
-    raise typer.Exit(run(PROG, clikit.like_cat(_decrypt), key_file, config, threads, summary))
+    # site_policy: only the SSM route (no --key-file) reads it (config.resolve_prefix)
+    raise typer.Exit(run(PROG, clikit.like_cat(_decrypt), key_file, config, threads, summary,
+                         site_policy=not key_file))
 
 
 def main():

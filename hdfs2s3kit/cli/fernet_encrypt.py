@@ -70,7 +70,9 @@ def command(
     Exit codes: 0 ok, 2 usage, 65 input longer than announced or a bad announcement, 66 key file
     missing or no input, 74 I/O error or input shorter than announced (the stream is then not
     sealed, so s3-put-sts aborts), 78 no key config."""
-    raise typer.Exit(run(PROG, clikit.like_cat(_encrypt), key_file, config, frame_size, threads, summary, expected_size, announced))
+    # site_policy: only the SSM route (no --key-file) reads it (config.resolve_prefix)
+    raise typer.Exit(run(PROG, clikit.like_cat(_encrypt), key_file, config, frame_size, threads, summary, expected_size,
+                         announced, site_policy=not key_file))
 
 
 def main():
