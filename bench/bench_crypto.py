@@ -29,6 +29,7 @@ this format does besides the crypto, printed as floor + it (reference only).
     BENCH_THREADS=N                          --threads for our commands (default: theirs)
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -163,57 +164,56 @@ def main():
     if not shutil.which("openssl"):
         sys.exit("bench_crypto: openssl not found (needed as the reference)")
     tmp = tempfile.mkdtemp(prefix="bench-crypto-")
-    try:
-        keyfile = os.path.join(tmp, "key")
-        passfile = os.path.join(tmp, "pass")
-        with open(keyfile, "wb") as f:
-            f.write(__import__("base64").urlsafe_b64encode(os.urandom(32)))
-        os.chmod(keyfile, 0o600)
-        with open(passfile, "w") as f:
-            f.write(os.urandom(16).hex())
-        print(f"input: {small / MiB:.0f} and {size / MiB:.0f} MiB of random bytes; {repeat} rounds; "
-              f"load {os.getloadavg()[0]:.1f}", flush=True)
-        files = {}
-        for sz in (1, small, size):
-            files[sz] = (os.path.join(tmp, f"plain{sz}"), os.path.join(tmp, f"cipher{sz}"))
-            make_input(files[sz][0], sz)
-        enc = [os.path.join(BIN, "fernet-encrypt"), "--key-file", keyfile, *targs]
-        dec = [os.path.join(BIN, "fernet-decrypt"), "--key-file", keyfile, *targs]
-        for plain, cipher in files.values():
-            with open(cipher, "wb") as out:
-                subprocess.run(enc, stdin=open(plain, "rb"), stdout=out, check=True)
-        env_now = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env_before = dict(env_now, PYTHONPATH=_pythonpath(before)) if before else None
-        rows = {  # name -> (input kind, command, env)
-            "openssl enc -aes-128-cbc": ("plain", ["openssl", "enc", "-aes-128-cbc", "-pbkdf2", "-pass",
-                                                   f"file:{passfile}"], env_now),
-            "stock Fernet 1 MiB": ("plain", [sys.executable, "-c", STOCK_FERNET], env_now),
-            "fernet-encrypt": ("plain", enc, env_now),
-            "fernet-decrypt": ("cipher", dec, env_now),
-            "fernet-encrypt --threads 1": ("plain", enc + ["--threads", "1"], env_now),
-            "pipe read + xxh3 (no crypto)": ("plain", [sys.executable, "-c", PIPE_XXH3], env_now),
-        }
-        if before:
-            rows["fernet-encrypt (before)"] = ("plain", enc, env_before)
-            rows["fernet-decrypt (before)"] = ("cipher", dec, env_before)
-        runs = {}   # (name, size) -> [(wall, cpu, rss)]
-        floor_runs = []
-        for _ in range(repeat):
-            for sz in (small, size):
-                for name, (kind, cmd, env) in rows.items():
-                    src = files[sz][0 if kind == "plain" else 1]
-                    runs.setdefault((name, sz), []).append(pipeline(["cat", src], cmd, env))
-            floor_runs.append(crypto_floors(rounds=1))
-        startup = {}
-        for name in ("fernet-encrypt", "fernet-decrypt", "fernet-encrypt (before)", "fernet-decrypt (before)"):
-            if name in rows:
-                kind, cmd, env = rows[name]
-                src = files[1][0 if kind == "plain" else 1]
-                startup[name] = statistics.median(pipeline(["cat", src], cmd, env)[1] for _ in range(max(5, repeat)))
-        floor_enc = statistics.median(f[0] for f in floor_runs)
-        floor_dec = statistics.median(f[1] for f in floor_runs)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # removed at exit, not after the rounds: BENCH_BIG's runs still need the key file
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    keyfile = os.path.join(tmp, "key")
+    passfile = os.path.join(tmp, "pass")
+    with open(keyfile, "wb") as f:
+        f.write(__import__("base64").urlsafe_b64encode(os.urandom(32)))
+    os.chmod(keyfile, 0o600)
+    with open(passfile, "w") as f:
+        f.write(os.urandom(16).hex())
+    print(f"input: {small / MiB:.0f} and {size / MiB:.0f} MiB of random bytes; {repeat} rounds; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    files = {}
+    for sz in (1, small, size):
+        files[sz] = (os.path.join(tmp, f"plain{sz}"), os.path.join(tmp, f"cipher{sz}"))
+        make_input(files[sz][0], sz)
+    enc = [os.path.join(BIN, "fernet-encrypt"), "--key-file", keyfile, *targs]
+    dec = [os.path.join(BIN, "fernet-decrypt"), "--key-file", keyfile, *targs]
+    for plain, cipher in files.values():
+        with open(cipher, "wb") as out:
+            subprocess.run(enc, stdin=open(plain, "rb"), stdout=out, check=True)
+    env_now = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env_before = dict(env_now, PYTHONPATH=_pythonpath(before)) if before else None
+    rows = {  # name -> (input kind, command, env)
+        "openssl enc -aes-128-cbc": ("plain", ["openssl", "enc", "-aes-128-cbc", "-pbkdf2", "-pass",
+                                               f"file:{passfile}"], env_now),
+        "stock Fernet 1 MiB": ("plain", [sys.executable, "-c", STOCK_FERNET], env_now),
+        "fernet-encrypt": ("plain", enc, env_now),
+        "fernet-decrypt": ("cipher", dec, env_now),
+        "fernet-encrypt --threads 1": ("plain", enc + ["--threads", "1"], env_now),
+        "pipe read + xxh3 (no crypto)": ("plain", [sys.executable, "-c", PIPE_XXH3], env_now),
+    }
+    if before:
+        rows["fernet-encrypt (before)"] = ("plain", enc, env_before)
+        rows["fernet-decrypt (before)"] = ("cipher", dec, env_before)
+    runs = {}   # (name, size) -> [(wall, cpu, rss)]
+    floor_runs = []
+    for _ in range(repeat):
+        for sz in (small, size):
+            for name, (kind, cmd, env) in rows.items():
+                src = files[sz][0 if kind == "plain" else 1]
+                runs.setdefault((name, sz), []).append(pipeline(["cat", src], cmd, env))
+        floor_runs.append(crypto_floors(rounds=1))
+    startup = {}
+    for name in ("fernet-encrypt", "fernet-decrypt", "fernet-encrypt (before)", "fernet-decrypt (before)"):
+        if name in rows:
+            kind, cmd, env = rows[name]
+            src = files[1][0 if kind == "plain" else 1]
+            startup[name] = statistics.median(pipeline(["cat", src], cmd, env)[1] for _ in range(max(5, repeat)))
+    floor_enc = statistics.median(f[0] for f in floor_runs)
+    floor_dec = statistics.median(f[1] for f in floor_runs)
 
     def fit(name):
         c_small = statistics.median(r[1] for r in runs[(name, small)])
