@@ -195,6 +195,7 @@ def main():
         "fernet-encrypt": ("plain", enc, env_now),
         "fernet-decrypt": ("cipher", dec, env_now),
         "fernet-encrypt --threads 1": ("plain", enc + ["--threads", "1"], env_now),
+        "fernet-decrypt --threads 1": ("cipher", dec + ["--threads", "1"], env_now),
         "pipe read + xxh3 (no crypto)": ("plain", [sys.executable, "-c", PIPE_XXH3], env_now),
     }
     if before:
@@ -224,9 +225,9 @@ def main():
         return slope * GiB, c_small - slope * small
 
     floors = {"fernet-encrypt": floor_enc, "fernet-decrypt": floor_dec, "fernet-encrypt --threads 1": floor_enc,
-              "fernet-encrypt (before)": floor_enc, "fernet-decrypt (before)": floor_dec}
+              "fernet-decrypt --threads 1": floor_dec, "fernet-encrypt (before)": floor_enc, "fernet-decrypt (before)": floor_dec}
     kind_of = {"fernet-encrypt": 0, "fernet-decrypt": 1, "fernet-encrypt --threads 1": 0,
-               "fernet-encrypt (before)": 0, "fernet-decrypt (before)": 1}
+               "fernet-decrypt --threads 1": 1, "fernet-encrypt (before)": 0, "fernet-decrypt (before)": 1}
 
     def x_floor(name):
         """Median over rounds of (that round's per-byte slope / that round's floor): the two sizes
