@@ -47,13 +47,14 @@ GROWTH_PARTS = 1024
 # then is the next part read -- the reader blocks meanwhile. Parts must be
 # >= size/10,000 and a part has to be held until S3 acknowledged it, so one part
 # is the least any uploader can hold. Peak RSS = the client's own (interpreter
-# + boto3, ~67 MiB measured by bench/bench_memory.py) + the part buffers:
-#   <= 67 + 48 = 115 MiB while two parts fit (parts <= 24 MiB: known sizes up
-#   to 234 GiB, overlapped reading and sending), <= 115 MiB too with one part up
-#   to 48 MiB (468 GiB), then 67 MiB + 1 x ceil(size / 10,000) (memory_plan).
-# 1 TiB needs 105 MiB parts: ~172 MiB with today's botocore client, so
-# <= 128 MiB at 1 TiB needs a client of <= ~23 MiB of its own (128 - 105). A map
-# task's container must allow that for its largest file.
+# + boto3, 57-67 MiB measured by bench/bench_memory.py) + the part buffers:
+#   <= client + 48 MiB while two parts fit (parts <= 24 MiB: known sizes up to
+#   234 GiB, reading overlaps sending; measured 90-111 MiB), the same with one
+#   part up to 48 MiB (468 GiB), then client + 1 x ceil(size / 10,000) in MiB
+#   (memory_plan). 1 TiB needs 105 MiB parts: measured 163 MiB peak (57 + 106)
+#   with today's botocore client, so NOT <= 128 MiB; that needs a client of
+#   <= ~22 MiB of its own (128 - 106). A map task's container must allow the
+#   bound for its largest file.
 # HDFS2S3_TEST_BUFFER_CAP (bytes or a size such as 8MiB) replaces the cap, for
 # tests and bench/bench_memory.py only (not a user option).
 def _test_buffer_cap(default):
@@ -107,7 +108,8 @@ def buffer_limit(part_size, concurrency):
 
 
 def memory_plan(expected_size, concurrency=DEFAULT_CONCURRENCY, *, stream_bytes=None, part_size=None):
-    """(part size, buffers, bytes of part buffers) at the end of a stream: the stated bound.
+    """(part size, buffers) at the end of a stream, and the bytes of part buffers it may hold at
+    most on the way (the stated bound).
 
     Peak RSS = the client's own (interpreter, boto3: see bench/bench_memory.py) + this. Parts must
     be >= size/10,000 (S3's part limit) and a part is held until S3 acknowledged it (to retry it),
@@ -116,14 +118,19 @@ def memory_plan(expected_size, concurrency=DEFAULT_CONCURRENCY, *, stream_bytes=
     MiB) beyond. With two or more buffers reading overlaps sending; with one (2 x part >
     BUFFER_CAP: known sizes past 234 GiB with the 48 MiB cap) the reader waits while each part
     is sent and acknowledged -- the price of holding a single part."""
+    conc = max(1, int(concurrency or DEFAULT_CONCURRENCY))
     size = choose_part_size(expected_size, part_size)
+    peak = buffer_limit(size, conc) * size
     if expected_size is None and part_size is None and stream_bytes:
+        # the schedule's parts grow: the bound is the largest of its phases (with one buffer from
+        # 32 MiB parts on, the 3 x 16 MiB before them can be more than the last phase holds)
         total = 0
         while total < stream_bytes:
             size = next_part_size(size, total)
+            peak = max(peak, buffer_limit(size, conc) * size)
             total += size
-    bufs = buffer_limit(size, max(1, int(concurrency or DEFAULT_CONCURRENCY)))
-    return size, bufs, bufs * size
+    bufs = buffer_limit(size, conc)
+    return size, bufs, peak
 
 
 def schedule_capacity(base=DEFAULT_PART_SIZE):

@@ -71,8 +71,10 @@ def test_a_lower_cap_gives_one_buffer_to_smaller_parts(monkeypatch):
 def test_stated_memory_bound_for_an_unknown_size_follows_the_part_schedule():
     part, bufs, bound = s3put.memory_plan(None, stream_bytes=16 * GiB)
     assert part == 16 * MiB and bufs == 3 and bound == 48 * MiB
-    # 32 MiB parts from 16 GiB on: two would pass the cap, so one
-    assert s3put.memory_plan(None, stream_bytes=20 * GiB) == (32 * MiB, 1, 32 * MiB)
+    # 32 MiB parts from 16 GiB on: two would pass the cap, so one; the bound is still the 3 x 16 MiB
+    # held before them, then one part once that is more
+    assert s3put.memory_plan(None, stream_bytes=20 * GiB) == (32 * MiB, 1, 48 * MiB)
+    assert s3put.memory_plan(None, stream_bytes=40 * GiB) == (64 * MiB, 1, 64 * MiB)
 
 
 def test_part_size_never_exceeds_the_s3_maximum():
