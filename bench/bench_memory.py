@@ -19,8 +19,11 @@ then the same with HDFS2S3_TEST_BUFFER_CAP raised so that two buffers exist (rea
 sending, as below 234 GiB), for the throughput of the two modes side by side. BENCH_MEMORY_REPEAT
 (default 2) alternates that pair so many times; the table shows each run. Into the loopback
 stand-in the "network" costs next to nothing, so the pair also runs with --bwlimit
-BENCH_MEMORY_BWLIMIT (default 200MiB/s; empty: skip), a link slower than the reader, where one
-buffer pays read time + send time per part and two buffers only the larger of the two.
+BENCH_MEMORY_BWLIMIT (default 200MiB/s; empty: skip), a link slower than the reader. Read that
+row with care: --bwlimit is a token bucket with one second of burst (bwlimit.BURST_S), which
+refunds the link time the one-buffer reader leaves idle while it reads (measured 197 vs 195 MiB/s);
+a real link does not, so there one buffer pays read time + send time per part where two pay
+only the larger of the two.
 """
 
 import os
