@@ -6,11 +6,15 @@ STS credentials, one S3 client (its connection pool sized for N files x
 their part concurrency), one keyring. Then N files move at once, each
 through its own bounded uploader.
 
-Memory bound with -j N: each file in flight holds at most `concurrency + 1`
-part buffers (s3put.buffer_limit, capped at 512 MiB per file) plus the
+Memory bound with -j N: each file in flight holds its part buffers
+(s3put.buffer_limit / memory_plan: at most concurrency + 1, 48 MiB in all
+while two parts fit in that, then ONE part of ceil(size / 10,000)) plus the
 encryptor's frames (threads + 2 frames of 1 MiB), so about
-    N x ((concurrency + 1) x part_size + (threads + 2) MiB)
-e.g. -j 4 with the defaults (6 parts of 8 MiB in flight): 4 x 64 MiB = 256 MiB.
+    N x (max(48 MiB, part_size) + (threads + 2) MiB)
+on top of the one process's own client; e.g. -j 4 with the defaults (6 buffers
+of 8 MiB): 4 x (48 MiB + the frames). Past 234 GiB a file holds one part
+(its reading waits while that part is sent); past 468 GiB that part is more
+than 48 MiB (1 TiB: 105 MiB).
 
 HDFS files are completed after their batched re-check (transfer.Transfer.start,
 groupcommit): a worker hands a file read and sent to the group commit and takes

@@ -7,14 +7,19 @@ given. Anything else -- an error, a signal, a short read -- aborts the upload,
 so no partial object and no orphaned parts are left behind.
 
 Memory is bounded: at most `concurrency + 1` part buffers exist (one being
-filled, the rest in flight); they are page-aligned anonymous maps, allocated
-once and reused, because fresh multi-MiB allocations cost page faults and
-unaligned buffers make pipe reads slower.
+filled, the rest in flight), fewer once they pass BUFFER_CAP, and a single one
+when even two parts would pass it (buffer_limit): then a part is read, sent
+and acknowledged (retries from that same buffer) before the next is read, so
+the reader waits while a part is on the wire -- slower, but the bound is one
+part. The buffers are page-aligned anonymous maps, allocated once and reused,
+because fresh multi-MiB allocations cost page faults and unaligned buffers
+make pipe reads slower.
 """
 
 import base64
 import hashlib
 import mmap
+import os
 import queue
 import signal
 import sys
@@ -36,14 +41,33 @@ DEFAULT_CONCURRENCY = 6
 # 16 GiB, ...), so a stream never runs out of parts before ~25 TiB.
 GROWTH_PARTS = 1024
 # Above this much buffer memory, fewer parts go up at once (big parts still
-# saturate a link with few streams); at least two buffers always exist (one
-# being filled while the other is sent and held for a retry). 48 MiB on top of
-# the client's own ~67 MiB (interpreter + boto3, measured by bench/bench_memory.py)
-# keeps the peak RSS <= 128 MiB (with a few MiB to spare) while two parts fit, i.e.
-# for any known size up to 24 MiB x 10,000 = 234 GiB; beyond, 67 MiB +
-# 2 x ceil(size / 10,000) (memory_plan). A map task's container must allow that
-# for its largest file.
-BUFFER_CAP = 48 * MiB
+# saturate a link with few streams). Two buffers (one being filled while the
+# other is sent and held for a retry) while two parts fit in the cap; past that
+# ONE: the part is read, then sent (and retried from the same buffer), and only
+# then is the next part read -- the reader blocks meanwhile. Parts must be
+# >= size/10,000 and a part has to be held until S3 acknowledged it, so one part
+# is the least any uploader can hold. Peak RSS = the client's own (interpreter
+# + boto3, 57-67 MiB measured by bench/bench_memory.py) + the part buffers:
+#   <= client + 48 MiB while two parts fit (parts <= 24 MiB: known sizes up to
+#   234 GiB, reading overlaps sending; measured 90-111 MiB), the same with one
+#   part up to 48 MiB (468 GiB), then client + 1 x ceil(size / 10,000) in MiB
+#   (memory_plan). 1 TiB needs 105 MiB parts: measured 163 MiB peak (57 + 106)
+#   with today's botocore client, so NOT <= 128 MiB; that needs a client of
+#   <= ~22 MiB of its own (128 - 106). A map task's container must allow the
+#   bound for its largest file.
+# HDFS2S3_TEST_BUFFER_CAP (bytes or a size such as 8MiB) replaces the cap, for
+# tests and bench/bench_memory.py only (not a user option).
+def _test_buffer_cap(default):
+    text = os.environ.get("HDFS2S3_TEST_BUFFER_CAP")
+    if not text:
+        return default
+    try:
+        return max(1, sizes.parse_size(text, "HDFS2S3_TEST_BUFFER_CAP"))
+    except errors.UsageError:
+        return default
+
+
+BUFFER_CAP = _test_buffer_cap(48 * MiB)
 READ_CHUNK = 1 * MiB
 PART_RETRIES = 4                   # on top of botocore's own retries
 RETRY_BASE_DELAY = 0.5
@@ -78,25 +102,35 @@ def next_part_size(current, bytes_so_far, *, grow=True):
 
 
 def buffer_limit(part_size, concurrency):
-    """How many part buffers may exist: concurrency + 1, fewer once they pass BUFFER_CAP, never < 2."""
-    return max(2, min(concurrency + 1, BUFFER_CAP // part_size))
+    """How many part buffers may exist: concurrency + 1, fewer once they pass BUFFER_CAP, and
+    one when even two parts would pass it (reading then waits while that part is sent)."""
+    return max(1, min(concurrency + 1, BUFFER_CAP // part_size))
 
 
 def memory_plan(expected_size, concurrency=DEFAULT_CONCURRENCY, *, stream_bytes=None, part_size=None):
-    """(part size, buffers, bytes of part buffers) at the end of a stream: the stated bound.
+    """(part size, buffers) at the end of a stream, and the bytes of part buffers it may hold at
+    most on the way (the stated bound).
 
     Peak RSS = the client's own (interpreter, boto3: see bench/bench_memory.py) + this. Parts must
     be >= size/10,000 (S3's part limit) and a part is held until S3 acknowledged it (to retry it),
-    so the bound is buffers x part size with buffers = min(concurrency + 1, max(2, BUFFER_CAP //
-    part)): <= BUFFER_CAP while two parts fit in it, 2 x ceil(size / 10,000) beyond."""
+    so the bound is buffers x part size with buffers = max(1, min(concurrency + 1, BUFFER_CAP //
+    part)): <= BUFFER_CAP while one part fits in it, 1 x ceil(size / 10,000) (rounded up to a
+    MiB) beyond. With two or more buffers reading overlaps sending; with one (2 x part >
+    BUFFER_CAP: known sizes past 234 GiB with the 48 MiB cap) the reader waits while each part
+    is sent and acknowledged -- the price of holding a single part."""
+    conc = max(1, int(concurrency or DEFAULT_CONCURRENCY))
     size = choose_part_size(expected_size, part_size)
+    peak = buffer_limit(size, conc) * size
     if expected_size is None and part_size is None and stream_bytes:
+        # the schedule's parts grow: the bound is the largest of its phases (with one buffer from
+        # 32 MiB parts on, the 3 x 16 MiB before them can be more than the last phase holds)
         total = 0
         while total < stream_bytes:
             size = next_part_size(size, total)
+            peak = max(peak, buffer_limit(size, conc) * size)
             total += size
-    bufs = buffer_limit(size, max(1, int(concurrency or DEFAULT_CONCURRENCY)))
-    return size, bufs, bufs * size
+    bufs = buffer_limit(size, conc)
+    return size, bufs, peak
 
 
 def schedule_capacity(base=DEFAULT_PART_SIZE):
@@ -164,7 +198,10 @@ class _BufferPool:
                     if len(buf) >= size:
                         return buf
                     self._count -= 1
-                    buf.close()
+                    try:
+                        buf.close()
+                    except BufferError:
+                        pass    # a view still referenced: the GC frees it later
                 if self._count < self.limit:
                     self._count += 1
                     return mmap.mmap(-1, size)

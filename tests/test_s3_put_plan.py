@@ -20,24 +20,61 @@ def test_unknown_length_schedule_starts_at_8_mib_and_reaches_tens_of_tib():
     assert s3put.schedule_capacity() > 20 * TiB
 
 
-@pytest.mark.parametrize("part,buffers", [(8 * MiB, 6), (14 * MiB, 3), (24 * MiB, 2), (64 * MiB, 2),
-                                          (5 * GiB, 2)])
+@pytest.mark.parametrize("part,buffers", [(8 * MiB, 6), (14 * MiB, 3), (24 * MiB, 2), (25 * MiB, 1),
+                                          (48 * MiB, 1), (64 * MiB, 1), (105 * MiB, 1), (5 * GiB, 1)])
 def test_buffer_memory_is_bounded_as_parts_grow(part, buffers):
-    # one buffer filling + the rest in flight; two at least so reading overlaps sending
+    # one buffer filling + the rest in flight while two parts fit in the 48 MiB cap (reading overlaps
+    # sending); beyond, ONE: read a part, send it, then read the next
+    assert s3put.BUFFER_CAP == 48 * MiB
     assert s3put.buffer_limit(part, 6) == buffers
 
 
+@pytest.mark.parametrize("size,part,buffers", [(1 * GiB, 8 * MiB, 6), (128 * GiB, 14 * MiB, 3),
+                                               (234 * GiB, 24 * MiB, 2), (235 * GiB, 25 * MiB, 1),
+                                               (468 * GiB, 48 * MiB, 1), (1 * TiB, 105 * MiB, 1),
+                                               (10 * TiB, 1049 * MiB, 1)])
+def test_which_known_sizes_get_one_buffer(size, part, buffers):
+    # two buffers while 2 x ceil(size / 10,000) <= 48 MiB (234 GiB), one from there on
+    assert s3put.memory_plan(size)[:2] == (part, buffers)
+
+
 @pytest.mark.parametrize("size,bound", [(1 * GiB, 48 * MiB), (128 * GiB, 42 * MiB), (234 * GiB, 48 * MiB),
-                                        (1 * TiB, 2 * 105 * MiB)])
+                                        (235 * GiB, 25 * MiB), (468 * GiB, 48 * MiB), (469 * GiB, 49 * MiB),
+                                        (1 * TiB, 105 * MiB)])
 def test_stated_memory_bound_for_known_sizes(size, bound):
-    # <= 48 MiB of part buffers (128 MiB peak with the client's own ~67 MiB) while two parts fit,
-    # then two parts of ceil(size / 10,000)
+    # <= 48 MiB of part buffers (115 MiB peak with the client's own ~67 MiB) while a part fits in it,
+    # then ONE part of ceil(size / 10,000) (in MiB): 1 TiB -> 105 MiB, not 2 x 105
     assert s3put.memory_plan(size)[2] == bound
+
+
+@given(st.integers(0, 10_000 * 5 * GiB))
+def test_bound_formula_beyond_the_cap_is_one_part_of_size_over_10000(size):
+    part, bufs, bound = s3put.memory_plan(size)
+    if 2 * part > s3put.BUFFER_CAP:
+        assert bufs == 1 and bound == part == max(s3put.DEFAULT_PART_SIZE, -(-(-(-size // 10_000)) // MiB) * MiB)
+    else:
+        assert bufs >= 2 and bound <= s3put.BUFFER_CAP
+
+
+def test_a_lower_cap_gives_one_buffer_to_smaller_parts(monkeypatch):
+    # what the behavioural tests do through HDFS2S3_TEST_BUFFER_CAP (tests/test_s3_put_one_buffer.py)
+    monkeypatch.setattr(s3put, "BUFFER_CAP", 8 * MiB)
+    assert s3put.memory_plan(None, part_size=5 * MiB) == (5 * MiB, 1, 5 * MiB)
+    assert s3put.memory_plan(None, part_size=5 * MiB, stream_bytes=17 * MiB) == (5 * MiB, 1, 5 * MiB)
+    assert s3put._test_buffer_cap(48 * MiB) == 48 * MiB          # not set here
+    monkeypatch.setenv("HDFS2S3_TEST_BUFFER_CAP", "8MiB")
+    assert s3put._test_buffer_cap(48 * MiB) == 8 * MiB
+    monkeypatch.setenv("HDFS2S3_TEST_BUFFER_CAP", "bogus")
+    assert s3put._test_buffer_cap(48 * MiB) == 48 * MiB
 
 
 def test_stated_memory_bound_for_an_unknown_size_follows_the_part_schedule():
     part, bufs, bound = s3put.memory_plan(None, stream_bytes=16 * GiB)
     assert part == 16 * MiB and bufs == 3 and bound == 48 * MiB
+    # 32 MiB parts from 16 GiB on: two would pass the cap, so one; the bound is still the 3 x 16 MiB
+    # held before them, then one part once that is more
+    assert s3put.memory_plan(None, stream_bytes=20 * GiB) == (32 * MiB, 1, 48 * MiB)
+    assert s3put.memory_plan(None, stream_bytes=40 * GiB) == (64 * MiB, 1, 64 * MiB)
 
 
 def test_part_size_never_exceeds_the_s3_maximum():
