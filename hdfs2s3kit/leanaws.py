@@ -184,8 +184,13 @@ def assume_role_fetcher(base_credentials, region, params):
     ep = t.endpoint
 
     def fetch():
-        form = [("Action", "AssumeRole"), ("Version", "2011-06-15")] + sorted(params.items())
-        body = urllib.parse.urlencode(form, quote_via=urllib.parse.quote).encode()
+        # encoded as botocore's query serializer does (quote_plus, the API's member order): a
+        # server that re-encodes the parsed form to check the signature (moto) gets our bytes
+        order = ("RoleArn", "RoleSessionName", "Policy", "DurationSeconds", "ExternalId", "SourceIdentity")
+        form = [("Action", "AssumeRole"), ("Version", "2011-06-15")]
+        form += [(k, params[k]) for k in order if k in params]
+        form += [(k, v) for k, v in params.items() if k not in order]
+        body = urllib.parse.urlencode(form).encode()
         h = {"content-type": "application/x-www-form-urlencoded; charset=utf-8", "content-length": str(len(body))}
         from . import verbosity
 

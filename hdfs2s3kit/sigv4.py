@@ -29,10 +29,14 @@ def canonical_query(params):
     return "&".join(f"{k}={v}" for k, v in enc)
 
 
+UNSIGNED_HEADERS = {"user-agent", "expect", "x-amzn-trace-id"}   # as botocore: proxies may change them
+
+
 def canonical_headers(headers):
     """-> (canonical headers block, signed header names). Names lowercased, values trimmed and
-    inner runs of spaces collapsed."""
-    items = sorted((k.lower().strip(), " ".join(str(v).split())) for k, v in headers.items())
+    inner runs of spaces collapsed; UNSIGNED_HEADERS left out."""
+    items = sorted((k.lower().strip(), " ".join(str(v).split())) for k, v in headers.items()
+                   if k.lower().strip() not in UNSIGNED_HEADERS)
     block = "".join(f"{k}:{v}\n" for k, v in items)
     return block, ";".join(k for k, _ in items)
 

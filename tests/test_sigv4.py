@@ -54,3 +54,10 @@ def test_session_token_is_a_signed_header():
                token="TOKEN", region="us-east-1", service="s3", amz_date="20260101T000000Z")
     assert h["x-amz-security-token"] == "TOKEN" and "x-amz-security-token" in h["Authorization"]
     assert h["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+
+
+def test_user_agent_is_not_signed():
+    h = {"host": "example.amazonaws.com", "user-agent": "x/1"}
+    sigv4.sign("GET", "/", [], h, payload_hash=sigv4.EMPTY_SHA256, access_key="AKIDEXAMPLE", secret_key=DOC_SECRET,
+               region="us-east-1", service="service", amz_date="20150830T123600Z")
+    assert "SignedHeaders=host;x-amz-date," in h["Authorization"]
