@@ -6,7 +6,8 @@ against `python -c pass` of this venv (and the system python3's) and `python -c 
     fernet-decrypt    the 1-byte stream, --key-file
     authz-check       one file:// path as an argument (stat'd locally: no JVM, only our process)
     notify            one `ok` status record; SNS topic and CloudWatch in moto (one publish, one put)
-    s3-put-sts        1 byte into moto (one PutObject), --no-assume-role
+    s3-put-sts        1 byte into moto (one PutObject), --no-assume-role; and with --role-arn (one
+                      AssumeRole first: the usual run)
     s3-get-sts        that object out of moto, --no-assume-role
 
 CPU = user+sys of that one child (wait4 rusage), median of BENCH_REPEAT rounds
@@ -35,18 +36,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 TARGET = 0.12
 BUCKET = "bench-startup"
-AWS_ROWS = ("notify", "s3-put-sts", "s3-get-sts")
+AWS_ROWS = ("notify", "s3-put-sts", "s3-put-sts --role-arn", "s3-get-sts")
 
 
 def cpu_of(argv, env, stdin_path=None):
-    """Run argv to its end, stdout to /dev/null; -> (user+sys CPU-s of that child, exit status, stderr tail)."""
+    """Run argv to its end, stdout to /dev/null; -> (user+sys CPU-s of that child, exit status, stderr tail,
+    its peak RSS in MiB)."""
     with open(stdin_path or os.devnull, "rb") as fin, tempfile.TemporaryFile() as err:
         p = subprocess.Popen(argv, stdin=fin, stdout=subprocess.DEVNULL, stderr=err, env=env)
         _, status, ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         tail = err.read()[-300:].decode(errors="replace")
-    return ru.ru_utime + ru.ru_stime, p.returncode, tail
+    return ru.ru_utime + ru.ru_stime, p.returncode, tail, ru.ru_maxrss / 1024
 
 
 def _pythonpath(dirs):
@@ -64,12 +66,16 @@ def start_moto(tmp, env):
         f"boto3.client('s3').create_bucket(Bucket='{BUCKET}')\n"
         f"boto3.client('s3').put_object(Bucket='{BUCKET}', Key='one', Body=b'x')\n"
         "print(boto3.client('sns').create_topic(Name='bench-startup')['TopicArn'])\n"
+        "trust = {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 'sts:AssumeRole',"
+        " 'Principal': {'AWS': 'arn:aws:iam::123456789012:root'}}]}\n"
+        "print(boto3.client('iam').create_role(RoleName='bench-startup',"
+        " AssumeRolePolicyDocument=json.dumps(trust))['Role']['Arn'])\n"
     )
     r = subprocess.run([sys.executable, "-c", setup], env=env, check=True, stdout=subprocess.PIPE, text=True)
-    return moto, r.stdout.strip()
+    return moto, r.stdout.split()
 
 
-def filters(tmp, env, topic_arn):
+def filters(tmp, env, arns):
     """name -> (argv, stdin file)."""
     one = os.path.join(tmp, "one.bin")
     with open(one, "wb") as f:
@@ -91,11 +97,14 @@ def filters(tmp, env, topic_arn):
         "fernet-decrypt": ([os.path.join(BIN, "fernet-decrypt"), "--key-file", key], cipher),
         "authz-check": ([os.path.join(BIN, "authz-check"), f"file://{one}"], None),
     }
-    if topic_arn:
+    if arns:
+        topic_arn, role_arn = arns
         rows.update({
             "notify": ([os.path.join(BIN, "notify"), "--topic-arn", topic_arn, "--pipeline", "bench"], record),
             "s3-put-sts": ([os.path.join(BIN, "s3-put-sts"), "--no-assume-role", "--no-progress",
                             f"s3://{BUCKET}/put-{{n}}"], one),   # a new key each run (no clobber)
+            "s3-put-sts --role-arn": ([os.path.join(BIN, "s3-put-sts"), "--role-arn", role_arn, "--no-progress",
+                                      f"s3://{BUCKET}/put-{{n}}"], one),
             "s3-get-sts": ([os.path.join(BIN, "s3-get-sts"), "--no-assume-role", "--no-progress",
                             f"s3://{BUCKET}/one"], None),
         })
@@ -155,14 +164,15 @@ def main():
               f"{os.cpu_count()} cores; bytecode compiled first (compileall)"
               f"{', PYTHONDONTWRITEBYTECODE is set here' if os.environ.get('PYTHONDONTWRITEBYTECODE') else ''}",
               flush=True)
-        cpu, bad = {n: [] for n in rows}, {}
+        cpu, rss, bad = {n: [] for n in rows}, {n: [] for n in rows}, {}
         t0 = time.monotonic()
         runs = 0
         for _ in range(repeat):
             for name, (argv, stdin, e) in rows.items():
                 runs += 1
-                c, rc, tail = cpu_of([a.replace("{n}", str(runs)) for a in argv], e, stdin)
+                c, rc, tail, m = cpu_of([a.replace("{n}", str(runs)) for a in argv], e, stdin)
                 cpu[name].append(c)
+                rss[name].append(m)
                 if rc != 0:
                     bad[name] = (rc, tail)
         wall = time.monotonic() - t0
@@ -178,7 +188,8 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     base = statistics.median(cpu["python -c pass (this venv)"])
-    print(f"\n{'command (minimal run)':34} {'CPU-s':>6} {'min':>6} {'max':>6} {'- python':>8} {'target':>6}")
+    print(f"\n{'command (minimal run)':34} {'CPU-s':>6} {'min':>6} {'max':>6} {'- python':>8} {'RSS MiB':>7} "
+          f"{'target':>6}")
     ok = True
     for name, xs in cpu.items():
         med = statistics.median(xs)
@@ -190,7 +201,8 @@ def main():
             verdict = "met" if met else "NOT met"
             ok &= met or name.endswith("(before)")
         print(f"{name:34} {med:6.3f} {min(xs):6.3f} {max(xs):6.3f} "
-              f"{0 if base_row else med - base:8.3f} {TARGET if is_filter else '':>6} {verdict}")
+              f"{0 if base_row else med - base:8.3f} {statistics.median(rss[name]):7.1f} "
+              f"{TARGET if is_filter else '':>6} {verdict}")
     print(f"\nCPU-s = user+sys of the command's own process (wait4), median of {repeat}; "
           f"- python = above this venv's `python -c pass`; {wall:.0f} s")
     for name, (rc, tail) in bad.items():

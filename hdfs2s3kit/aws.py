@@ -6,12 +6,9 @@ botocore reads those itself, so we never take endpoint flags.
 """
 
 import os
+import sys
 
-import boto3
-import botocore.config
-import botocore.exceptions
-
-from . import errors
+from . import awshttp, errors
 
 _USER_AGENT = "hdfs2s3kit/0.1"
 
@@ -19,10 +16,15 @@ _USER_AGENT = "hdfs2s3kit/0.1"
 def base_session(region=None, profile=None):
     """A session from the standard chain; region from the argument, else AWS_REGION
     (which botocore itself ignores: it reads only AWS_DEFAULT_REGION), else the profile."""
+    import boto3
+
     return boto3.session.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION") or None)
 
 
 def client(session, service, *, max_pool=10, retries=5, region=None, **kw):
+    import botocore.config
+    import botocore.exceptions
+
     cfg = botocore.config.Config(
         user_agent_extra=_USER_AGENT,
         max_pool_connections=max_pool,
@@ -102,8 +104,14 @@ _TEMP = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded"
 _MISSING = {"NoSuchBucket", "NoSuchKey", "ParameterNotFound", "NotFound", "404", "NoSuchUpload"}
 
 
+def _botocore_exceptions():
+    """botocore's exception module if botocore is in use, else None (then no exception can be one)."""
+    return sys.modules.get("botocore.exceptions")
+
+
 def error_code(exc):
-    if isinstance(exc, botocore.exceptions.ClientError):
+    bex = _botocore_exceptions()
+    if isinstance(exc, awshttp.ClientError) or (bex is not None and isinstance(exc, bex.ClientError)):
         return exc.response.get("Error", {}).get("Code", "") or str(
             exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
     return ""
@@ -116,29 +124,48 @@ def as_kit_error(exc, what):
     """
     if isinstance(exc, errors.KitBase):
         return exc
+    if isinstance(exc, awshttp.ClientError):
+        return _client_error(exc, what)
+    if isinstance(exc, (awshttp.EndpointConnectionError, awshttp.ConnectionClosedError,
+                        awshttp.ReadTimeoutError, awshttp.ConnectTimeoutError)):
+        return _unreachable(exc, what)
+    if isinstance(exc, awshttp.TransportError):
+        return errors.UnavailableError(f"{what}: {exc}".replace("\n", " "))
+    bex = _botocore_exceptions()
+    if bex is None:
+        return errors.KitError(f"{what}: {type(exc).__name__}: {exc}".replace("\n", " "))
+    botocore = sys.modules["botocore"]
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return errors.ConfigError(f"{what}: no AWS credentials found (standard chain: env, AWS_PROFILE, instance role)")
     if isinstance(exc, botocore.exceptions.NoRegionError):
         return no_region_error()
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError,
                         botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
-        url = endpoint_of(exc)
-        at = f" at {url}" if url else ""
-        return errors.UnavailableError(f"{what}: cannot reach the service{at} ({type(exc).__name__})")
+        return _unreachable(exc, what)
     if isinstance(exc, botocore.exceptions.ClientError):
-        code = error_code(exc)
-        msg = exc.response.get("Error", {}).get("Message", "") or code
-        text = f"{what}: {code}: {msg}".replace("\n", " ")
-        if code in _DENIED:
-            return errors.PermissionDeniedError(text)
-        if code in _TEMP:
-            return errors.TempFailError(text)
-        if code in _MISSING:
-            return errors.NoInputError(text)
-        return errors.KitError(text, code=errors.UNAVAILABLE, status="aws_error")
+        return _client_error(exc, what)
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return errors.UnavailableError(f"{what}: {exc}".replace("\n", " "))
     return errors.KitError(f"{what}: {type(exc).__name__}: {exc}".replace("\n", " "))
+
+
+def _unreachable(exc, what):
+    url = endpoint_of(exc)
+    at = f" at {url}" if url else ""
+    return errors.UnavailableError(f"{what}: cannot reach the service{at} ({type(exc).__name__})")
+
+
+def _client_error(exc, what):
+    code = error_code(exc)
+    msg = exc.response.get("Error", {}).get("Message", "") or code
+    text = f"{what}: {code}: {msg}".replace("\n", " ")
+    if code in _DENIED:
+        return errors.PermissionDeniedError(text)
+    if code in _TEMP:
+        return errors.TempFailError(text)
+    if code in _MISSING:
+        return errors.NoInputError(text)
+    return errors.KitError(text, code=errors.UNAVAILABLE, status="aws_error")
 
 
 def s3_client(session, *, concurrency=8, region=None):
@@ -149,7 +176,17 @@ def s3_client(session, *, concurrency=8, region=None):
     request checksum and no SHA-256 payload signature (the signed checksum header
     protects the body instead; over https botocore already skips body signing
     when a checksum header is present, this makes http behave the same).
+
+    A lean session (leanaws.LeanSession) gets the lean client (s3wire), which does the same
+    without botocore: UNSIGNED-PAYLOAD with the signed checksum header, no checksum of its own.
     """
+    if getattr(session, "lean", False):
+        region = region or session.region_name
+        if not region:
+            raise no_region_error("s3")
+        from . import s3wire
+
+        return s3wire.S3Client(session.credentials, region)
     return client(
         session, "s3", max_pool=concurrency + 2, region=region,
         request_checksum_calculation="when_required",

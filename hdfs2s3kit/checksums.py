@@ -10,19 +10,74 @@ formula (zlib's crc32_combine, generalised to the polynomial) serves them all.
 import base64
 import zlib
 
-try:  # optional native package: faster CRCs and the newer algorithms
-    from awscrt import checksums as _crt
-except ImportError:  # pragma: no cover - exercised on hosts without awscrt
-    _crt = None
-
 from .errors import UsageError
 
-# reflected polynomial, width in bits
+
+class _LazyCrt:
+    """awscrt's checksums, imported on first use of a large buffer: loading the native
+    library costs ~90 ms of CPU, most of a small upload's start-up. Inputs up to SMALL bytes
+    are hashed by the table-driven code below instead (identical values)."""
+
+    def __init__(self):
+        import importlib.util
+
+        self.present = importlib.util.find_spec("awscrt") is not None
+        self._mod = None
+
+    def __bool__(self):
+        return self.present
+
+    def _load(self):
+        if self._mod is None:
+            from awscrt import checksums
+
+            self._mod = checksums
+        return self._mod
+
+    def crc32c(self, data, prev=0):
+        return _small("CRC32C", data, prev) if len(data) <= SMALL else self._load().crc32c(data, prev)
+
+    def crc64nvme(self, data, prev=0):
+        return _small("CRC64NVME", data, prev) if len(data) <= SMALL else self._load().crc64nvme(data, prev)
+
+
+SMALL = 16 * 1024
+_TABLES = {}
+
+
+def _table(name):
+    t = _TABLES.get(name)
+    if t is None:
+        poly = _POLY[name][0]
+        t = []
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ poly if c & 1 else c >> 1
+            t.append(c)
+        _TABLES[name] = t
+    return t
+
+
+def _small(name, data, prev=0):
+    """Reflected CRC with all-ones conditioning, byte at a time (the awscrt/zlib convention:
+    `prev` is the value of the bytes before)."""
+    table, mask = _table(name), (1 << _POLY[name][1]) - 1
+    crc = prev ^ mask
+    for b in bytes(data):
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ mask
+
+# reflected polynomial, width in bits (_POLY is read lazily by _table)
 _POLY = {
     "CRC32": (0xEDB88320, 32),
     "CRC32C": (0x82F63B78, 32),
     "CRC64NVME": (0x9A6C9329AC4BC9B5, 64),
 }
+
+_crt = _LazyCrt()
+if not _crt.present:  # pragma: no cover - exercised on hosts without awscrt
+    _crt = None
 
 
 def have_crt():

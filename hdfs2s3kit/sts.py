@@ -18,11 +18,7 @@ import posixpath
 import re
 import socket
 
-import boto3
-import botocore.credentials
-import botocore.session
-
-from . import aws, errors, hadoopident
+from . import aws, errors, hadoopident, verbosity
 
 # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; with a
 # short session those windows would cover the whole lifetime and every request
@@ -112,6 +108,10 @@ def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, re
     AssumeRole when the role's trust policy requires one. `policy` (a session policy,
     JSON) narrows what the session may do; `source_identity` defaults to the real user.
     """
+    import boto3
+    import botocore.credentials
+    import botocore.session
+
     if not role_arn or not str(role_arn).startswith("arn:"):
         raise errors.UsageError(f"not a role ARN: {role_arn!r}")
     base = base or aws.base_session(region=region)
@@ -138,10 +138,9 @@ def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, re
 
     creds = botocore.credentials.RefreshableCredentials.create_from_metadata(
         metadata=fetch(), refresh_using=fetch, method="sts-assume-role")
-    advisory = refresh_margin if refresh_margin is not None else min(_ADVISORY, duration // 3)
-    mandatory = refresh_margin if refresh_margin is not None else min(_MANDATORY, duration // 6)
+    advisory, mandatory = _windows(duration, refresh_margin)
     creds._advisory_refresh_timeout = advisory
-    creds._mandatory_refresh_timeout = min(mandatory, advisory)
+    creds._mandatory_refresh_timeout = mandatory
 
     bs = botocore.session.Session()
     bs._credentials = creds
@@ -154,7 +153,65 @@ def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, re
     return sess
 
 
-def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration=3600, scope=None):
+def _windows(duration, refresh_margin=None):
+    """(advisory, mandatory) seconds before expiry: botocore's, capped for short sessions."""
+    advisory = refresh_margin if refresh_margin is not None else min(_ADVISORY, duration // 3)
+    mandatory = refresh_margin if refresh_margin is not None else min(_MANDATORY, duration // 6)
+    return advisory, min(mandatory, advisory)
+
+
+def _assume_params(role_arn, name, duration, external_id, policy, source_identity_):
+    params = {"RoleArn": role_arn, "RoleSessionName": name, "DurationSeconds": str(int(duration))}
+    if external_id:
+        params["ExternalId"] = external_id
+    if policy:
+        params["Policy"] = policy
+    params["SourceIdentity"] = source_identity_ or source_identity()
+    return params
+
+
+def lean_assumed_session(role_arn, base, *, duration=3600, refresh_margin=None, external_id=None, policy=None,
+                         source_identity=None, session_name=None):
+    """assumed_session on the lean path: `base` a leanaws.LeanSession; the same AssumeRole
+    request (RoleSessionName, DurationSeconds, ExternalId, Policy, SourceIdentity) over STS's
+    query API, credentials refreshed in the same windows -> a LeanSession."""
+    from . import leanaws
+
+    if not role_arn or not str(role_arn).startswith("arn:"):
+        raise errors.UsageError(f"not a role ARN: {role_arn!r}")
+    if not base.region_name:
+        raise aws.no_region_error("sts")
+    name = session_name or globals()["session_name"]()
+    params = _assume_params(role_arn, name, duration, external_id, policy, source_identity)
+    raw = leanaws.assume_role_fetcher(base.credentials, base.region_name, params)
+
+    def fetch():
+        try:
+            return raw()
+        except Exception as e:  # noqa: BLE001 - mapped to a one-line KitError
+            raise aws.as_kit_error(e, f"AssumeRole {role_arn}") from None
+
+    advisory, mandatory = _windows(duration, refresh_margin)
+    sess = leanaws.LeanSession(base.region_name, leanaws.AssumedCredentials(fetch, advisory, mandatory),
+                               f"AssumeRole with {base.source} credentials")
+    sess.role_arn = role_arn
+    sess.role_session_name = name
+    return sess
+
+
+def _lean_base(region, scope, prog):
+    """A lean base session when the lean path applies (leanaws.plan), else None; the choice said at -v."""
+    from . import leanaws
+
+    p = leanaws.plan(region=region, buckets=sorted({b for b, _k, _p in scope or ()}))
+    if not p.lean:
+        verbosity.detail(prog, f"AWS client: botocore ({p.reason})")
+        return None
+    verbosity.detail(prog, f"AWS client: lean ({p.source} credentials)")
+    return leanaws.LeanSession(p.region, p.credentials, p.source)
+
+
+def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration=3600, scope=None, lean=None):
     """The session a command works with, and the config it read (or None).
 
     The role comes from --role-arn, else from the config's `role_arn`; with
@@ -162,6 +219,9 @@ def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration
     in the target role). The config is read only when a prefix is known or
     needed, so --role-arn/--no-assume-role work without one. `scope` ([(bucket, key,
     is_prefix)]) becomes the session policy (session_policy).
+
+    `lean` (a program name for the -v line) allows the lean path (leanaws): a LeanSession, used
+    only through aws.s3_client, whenever leanaws.plan says it does what botocore would.
     """
     from . import config as _config
 
@@ -169,6 +229,16 @@ def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration
     if _config.resolve_prefix(config_prefix) or (assume_role and not role_arn):
         cfg = _config.load_config(config_prefix)
     region = cfg.get("region") if cfg is not None else None
+    base = _lean_base(region, scope, lean) if lean else None
+    if base is not None:
+        if not assume_role:
+            return base, None, None, cfg
+        if not role_arn:
+            (role_arn,) = cfg.require("role_arn")
+        external_id = cfg.get("role_external_id") if cfg is not None else None
+        sess = lean_assumed_session(role_arn, base, duration=duration, external_id=external_id,
+                                    policy=session_policy(scope, base.region_name))
+        return sess, role_arn, sess.role_session_name, cfg
     base = aws.base_session(region=region)
     if not assume_role:
         return base, None, None, cfg

@@ -66,7 +66,7 @@ def _main(url, role_arn, assume_role, config, duration, expected_size, framed, p
         sitepolicy.effective().check_destination(bucket, key)   # the site's allowed destinations
         session, role, name, cfg = sts.session_for(role_arn=role_arn, assume_role=assume_role,
                                                    config_prefix=config, duration=duration,
-                                                   scope=[(bucket, key, False)])
+                                                   scope=[(bucket, key, False)], lean=PROG)
         rec.update(role_arn=role, session_name=name)
         if cfg is not None:
             psize = psize or cfg.int("part_size")
