@@ -204,7 +204,9 @@ def main():
               f"{0 if base_row else med - base:8.3f} {statistics.median(rss[name]):7.1f} "
               f"{TARGET if is_filter else '':>6} {verdict}")
     print(f"\nCPU-s = user+sys of the command's own process (wait4), median of {repeat}; "
-          f"- python = above this venv's `python -c pass`; {wall:.0f} s")
+          f"- python = above this venv's `python -c pass`; {wall:.0f} s; RSS = the child's peak, which "
+          f"counts the pages of this bench it was forked from: a row at the `python -c pass` figure used "
+          f"no more than that")
     for name, (rc, tail) in bad.items():
         print(f"  {name}: exit {rc} in some round: {tail.strip()[-200:]}")
     for name, rows_ in top.items():
