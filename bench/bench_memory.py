@@ -99,7 +99,7 @@ def main():
             if bw:
                 rows.append((n, True, tib_part, None, "as@1Ti", bw))
                 rows.append((n, True, tib_part, 2 * tib_part, "2buf", bw))
-        print(f"reference: s3-put-sts on 1 byte: peak RSS {base / MiB:.0f} MiB (interpreter, boto3, client)")
+        print(f"reference: s3-put-sts on 1 byte: peak RSS {base / MiB:.0f} MiB (interpreter and S3 client)")
         print(f"{'size':>9} {'length':>8} {'part':>9} {'buffers':>7} {'peak RSS':>9} {'- ref':>7} "
               f"{'stated bound':>12} {'target':>7} {'MiB/s':>6}")
         bad = 0

@@ -52,8 +52,8 @@ GROWTH_PARTS = 1024
 #   234 GiB, reading overlaps sending; measured 90-111 MiB), the same with one
 #   part up to 48 MiB (468 GiB), then client + 1 x ceil(size / 10,000) in MiB
 #   (memory_plan). 1 TiB needs 105 MiB parts: measured 163 MiB peak (57 + 106)
-#   with today's botocore client, so NOT <= 128 MiB; that needs a client of
-#   <= ~22 MiB of its own (128 - 106). A map task's container must allow the
+#   with the botocore client, 135 MiB (24 + 111) with s3-put-sts's lean one, so
+#   NOT <= 128 MiB yet. A map task's container must allow the
 #   bound for its largest file.
 # HDFS2S3_TEST_BUFFER_CAP (bytes or a size such as 8MiB) replaces the cap, for
 # tests and bench/bench_memory.py only (not a user option).
