@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from harness.proc import alive
 from hdfs2s3kit import binding, errors, groupcommit, hdfs, identity, s3put, sitepolicy, status
 
 MiB = 1 << 20
@@ -162,18 +163,10 @@ def test_a_stop_fails_everything_waiting_kills_the_running_recheck_and_every_lat
     gc.submit(late)                      # after the stop: failed at once, never completed
     assert isinstance(late.outcome, errors.Interrupted)
     deadline = time.monotonic() + 10
-    while _alive(pid):                   # the re-check JVM (here: the hung client) is gone
+    while alive(pid):                   # the re-check JVM (here: the hung client) is gone
         assert time.monotonic() < deadline, "the running re-check was not killed"
         time.sleep(0.05)
     gc.close()
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"     # a zombie is dead, just not reaped
-    except FileNotFoundError:
-        return False
 
 
 def test_recheck_wait_comes_from_the_environment_and_bad_values_are_refused():

@@ -131,14 +131,6 @@ def test_cat_command_errors_have_codes(hadoop, hdfs_dir):
     assert r.returncode == 2
 
 
-def _children(pid):
-    out = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            out += [int(x) for x in f.read().split()]
-    return out
-
-
 def test_cat_command_exits_74_when_the_reader_is_killed_midway(hadoop, hdfs_dir):
     hpath, local = hdfs_dir
     write_pattern(local / "big", 256 << 20)
@@ -147,7 +139,7 @@ def test_cat_command_exits_74_when_the_reader_is_killed_midway(hadoop, hdfs_dir)
                          stderr=subprocess.PIPE, env=env)
     got = len(p.stdout.read(4 << 20))  # the -cat reader is running: data flows
     deadline = time.monotonic() + 30
-    while not (kids := _children(p.pid)) and time.monotonic() < deadline:
+    while not (kids := proc.children(p.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     killed = 0
     for k in kids:

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from harness.proc import alive, descendants
 from test_transfer_support import BUCKET, PIPE, records
 
 BIN = os.path.dirname(sys.executable)
@@ -176,33 +177,6 @@ exec "{real}" "$@"
 """
 
 
-def _descendants(pid):
-    """Every living process below pid, from /proc (the pipe script's reader, encryptor, uploader...)."""
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(d))
-    found, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            found.append(c)
-            todo.append(c)
-    return found
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_a_pipe_whose_script_is_killed_before_its_reader_fails_stores_nothing(kit, hadoop, hdfs_dir, tmp_path):
     # The fault run's case: with the bash script SIGKILLed (no trap, no clean-up of its own) and then
     # the reader failing, the filters left behind must still refuse the short stream on their own.
@@ -223,12 +197,12 @@ def test_a_pipe_whose_script_is_killed_before_its_reader_fails_stores_nothing(ki
     while not kit.open_uploads():       # a part is on its way: the upload is open
         assert p.poll() is None and time.monotonic() < deadline, (tmp_path / "err").read_text()
         time.sleep(0.2)
-    left = _descendants(p.pid)
+    left = descendants(p.pid)
     assert len(left) >= 3, left          # reader, encryptor, uploader (and their helpers)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     word.touch()
-    while any(_alive(c) for c in left):
+    while any(alive(c) for c in left):
         assert time.monotonic() < deadline, f"still running without the script: {left}; " \
                                             f"{(tmp_path / 'err').read_text()}"
         time.sleep(0.2)

@@ -141,4 +141,4 @@ def test_a_signal_while_completions_wait_for_their_recheck_leaves_no_open_upload
     assert [x["aborted"] for x in recs if x["src"].endswith("big.bin")] == [True]
     assert kit.open_uploads() == [] and kit.objects() == []
     pid = int(marker.read_text())
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    assert not proc.alive(pid)
