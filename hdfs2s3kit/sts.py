@@ -112,20 +112,13 @@ def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, re
     import botocore.credentials
     import botocore.session
 
-    if not role_arn or not str(role_arn).startswith("arn:"):
-        raise errors.UsageError(f"not a role ARN: {role_arn!r}")
+    params = _assume_params(role_arn, session_name, duration, external_id, policy, source_identity)
     base = base or aws.base_session(region=region)
-    name = session_name or globals()["session_name"]()
     sts = aws.client(base, "sts", region=region)
-
-    extra = {"ExternalId": external_id} if external_id else {}
-    if policy:
-        extra["Policy"] = policy
-    extra["SourceIdentity"] = source_identity or globals()["source_identity"]()
 
     def fetch():
         try:
-            resp = sts.assume_role(RoleArn=role_arn, RoleSessionName=name, DurationSeconds=int(duration), **extra)
+            resp = sts.assume_role(**params)
         except Exception as e:  # noqa: BLE001 - mapped to a one-line KitError
             raise aws.as_kit_error(e, f"AssumeRole {role_arn}") from None
         c = resp["Credentials"]
@@ -149,7 +142,7 @@ def assumed_session(role_arn, *, base=None, session_name=None, duration=3600, re
         bs.set_config_variable("region", reg)
     sess = boto3.session.Session(botocore_session=bs)
     sess.role_arn = role_arn
-    sess.role_session_name = name
+    sess.role_session_name = params["RoleSessionName"]
     return sess
 
 
@@ -161,7 +154,11 @@ def _windows(duration, refresh_margin=None):
 
 
 def _assume_params(role_arn, name, duration, external_id, policy, source_identity_):
-    params = {"RoleArn": role_arn, "RoleSessionName": name, "DurationSeconds": str(int(duration))}
+    """The AssumeRole request both paths send (botocore's assume_role kwargs; the lean path's
+    query form), after refusing what is not a role ARN."""
+    if not role_arn or not str(role_arn).startswith("arn:"):
+        raise errors.UsageError(f"not a role ARN: {role_arn!r}")
+    params = {"RoleArn": role_arn, "RoleSessionName": name or session_name(), "DurationSeconds": int(duration)}
     if external_id:
         params["ExternalId"] = external_id
     if policy:
@@ -177,12 +174,9 @@ def lean_assumed_session(role_arn, base, *, duration=3600, refresh_margin=None, 
     query API, credentials refreshed in the same windows -> a LeanSession."""
     from . import leanaws
 
-    if not role_arn or not str(role_arn).startswith("arn:"):
-        raise errors.UsageError(f"not a role ARN: {role_arn!r}")
+    params = _assume_params(role_arn, session_name, duration, external_id, policy, source_identity)
     if not base.region_name:
         raise aws.no_region_error("sts")
-    name = session_name or globals()["session_name"]()
-    params = _assume_params(role_arn, name, duration, external_id, policy, source_identity)
     raw = leanaws.assume_role_fetcher(base.credentials, base.region_name, params)
 
     def fetch():
@@ -195,7 +189,7 @@ def lean_assumed_session(role_arn, base, *, duration=3600, refresh_margin=None, 
     sess = leanaws.LeanSession(base.region_name, leanaws.AssumedCredentials(fetch, advisory, mandatory),
                                f"AssumeRole with {base.source} credentials")
     sess.role_arn = role_arn
-    sess.role_session_name = name
+    sess.role_session_name = params["RoleSessionName"]
     return sess
 
 
@@ -229,22 +223,16 @@ def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration
     if _config.resolve_prefix(config_prefix) or (assume_role and not role_arn):
         cfg = _config.load_config(config_prefix)
     region = cfg.get("region") if cfg is not None else None
-    base = _lean_base(region, scope, lean) if lean else None
-    if base is not None:
-        if not assume_role:
-            return base, None, None, cfg
-        if not role_arn:
-            (role_arn,) = cfg.require("role_arn")
-        external_id = cfg.get("role_external_id") if cfg is not None else None
-        sess = lean_assumed_session(role_arn, base, duration=duration, external_id=external_id,
-                                    policy=session_policy(scope, base.region_name))
-        return sess, role_arn, sess.role_session_name, cfg
-    base = aws.base_session(region=region)
+    base = (_lean_base(region, scope, lean) if lean else None) or aws.base_session(region=region)
     if not assume_role:
         return base, None, None, cfg
     if not role_arn:
         (role_arn,) = cfg.require("role_arn")
     external_id = cfg.get("role_external_id") if cfg is not None else None
-    sess = assumed_session(role_arn, base=base, duration=duration, region=region, external_id=external_id,
-                           policy=session_policy(scope, region or base.region_name))
+    policy = session_policy(scope, region or base.region_name)
+    if getattr(base, "lean", False):
+        sess = lean_assumed_session(role_arn, base, duration=duration, external_id=external_id, policy=policy)
+    else:
+        sess = assumed_session(role_arn, base=base, duration=duration, region=region, external_id=external_id,
+                               policy=policy)
     return sess, role_arn, sess.role_session_name, cfg
