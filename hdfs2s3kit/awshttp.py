@@ -263,6 +263,13 @@ def retryable(exc):
     return False
 
 
+def iso_time(text):
+    """An AWS ISO 8601 timestamp ('2026-12-03T11:51:37.000Z') -> aware datetime (UTC when it
+    names no zone), as botocore parses XML timestamps."""
+    t = datetime.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
+
+
 def amz_date(now=None):
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return now.strftime("%Y%m%dT%H%M%SZ")
@@ -284,8 +291,7 @@ class Transport:
         from . import verbosity
 
         # sent in canonical order; a flag without a value (`?uploads`) bare, as botocore sends it
-        enc = sorted((sigv4.quote(k), sigv4.quote("" if v is None else str(v))) for k, v in params or ())
-        query = "&".join(k if v == "" else f"{k}={v}" for k, v in enc)
+        query = "&".join(k if v == "" else f"{k}={v}" for k, v in sigv4.encoded_params(params or ()))
         target = path + ("?" + query if query else "")
         url = f"{self.endpoint.scheme}://{host}{target}"
         start = body.tell() if hasattr(body, "tell") else None

@@ -203,10 +203,7 @@ def assume_role_fetcher(base_credentials, region, params):
         if not all(got.values()):
             raise awshttp.ClientError(awshttp.error_response(500, "AssumeRole answer without credentials", {},
                                                              b""), "AssumeRole")
-        exp = datetime.datetime.fromisoformat(got["Expiration"].strip().replace("Z", "+00:00"))
-        if exp.tzinfo is None:
-            exp = exp.replace(tzinfo=datetime.timezone.utc)
-        return (got["AccessKeyId"], got["SecretAccessKey"], got["SessionToken"]), exp
+        return (got["AccessKeyId"], got["SecretAccessKey"], got["SessionToken"]), awshttp.iso_time(got["Expiration"])
 
     return fetch
 

@@ -267,7 +267,7 @@ class S3Client:
                 c = _children(el)
                 u = {"UploadId": c["UploadId"].text, "Key": dec(c["Key"].text or "")}
                 if "Initiated" in c:
-                    u["Initiated"] = _timestamp(c["Initiated"].text)
+                    u["Initiated"] = awshttp.iso_time(c["Initiated"].text)
                 for f in ("StorageClass", "ChecksumAlgorithm", "ChecksumType"):
                     if f in c:
                         u[f] = c[f].text
@@ -285,7 +285,3 @@ class S3Client:
             out["Uploads"] = uploads
         return out
 
-
-def _timestamp(text):
-    t = datetime.datetime.fromisoformat((text or "").strip().replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)

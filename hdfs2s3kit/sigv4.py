@@ -23,10 +23,15 @@ def quote(text, safe="-_.~"):
     return urllib.parse.quote(text, safe=safe)
 
 
+def encoded_params(params):
+    """[(name, value)] -> [(encoded name, encoded value)] sorted by encoded name, then value; a
+    missing value is '' (the order both the signature and the sent query use)."""
+    return sorted((quote(k), quote("" if v is None else str(v))) for k, v in params)
+
+
 def canonical_query(params):
-    """[(name, value)] -> 'a=1&b=' sorted by encoded name, then value; a missing value is ''."""
-    enc = sorted((quote(k), quote("" if v is None else str(v))) for k, v in params)
-    return "&".join(f"{k}={v}" for k, v in enc)
+    """[(name, value)] -> 'a=1&b=' (encoded_params joined; a flag gets its '=')."""
+    return "&".join(f"{k}={v}" for k, v in encoded_params(params))
 
 
 UNSIGNED_HEADERS = {"user-agent", "expect", "x-amzn-trace-id"}   # as botocore: proxies may change them
