@@ -4,14 +4,20 @@ import os
 import sys
 from typing import List, Optional
 
-import typer
-
 from .. import authz, errors, hdfs, identity, paths as pathmod
 from . import clikit, common
+from .argspec import Argument, Option
 
 PROG = "authz-check"
-
-app = clikit.app()
+HELP = ("Check that a user may move files, by the file's HDFS group (or POSIX bits).\n\n"
+        "With PATHs: exit 0 if all are allowed, 77 if any is denied. Without: a filter reading paths "
+        "from stdin (one per line, or NUL-separated with -0), writing the allowed ones to stdout. "
+        "Denials go to stderr (with --audit: only JSON lines, one per decision). A site policy "
+        "(/etc/hdfs2s3kit/site.conf, docs/SECURITY.md) and the SSM config can only be tightened by "
+        "--policy. Exit 66 if a path is missing and nothing else failed; 67 unknown user; "
+        "69 Hadoop client missing ($HADOOP_CMD, default `hadoop`); 2 for a path starting with '-', "
+        "or holding a newline, CR or TAB in a line listing (the whole run with PATHs, per path in "
+        "filter mode).")
 
 
 def _refused(path, err):
@@ -49,31 +55,21 @@ def _check(paths, user, policy, config_prefix, audit, null):
     return authz.exit_code(codes)
 
 
-@app.command(help="Check that a user may move files, by the file's HDFS group (or POSIX bits).\n\n"
-             "With PATHs: exit 0 if all are allowed, 77 if any is denied. Without: a filter reading paths "
-             "from stdin (one per line, or NUL-separated with -0), writing the allowed ones to stdout. "
-             "Denials go to stderr (with --audit: only JSON lines, one per decision). A site policy "
-             "(/etc/hdfs2s3kit/site.conf, docs/SECURITY.md) and the SSM config can only be tightened by "
-             "--policy. Exit 66 if a path is missing and nothing else failed; 67 unknown user; "
-             "69 Hadoop client missing ($HADOOP_CMD, default `hadoop`); 2 for a path starting with '-', "
-             "or holding a newline, CR or TAB in a line listing (the whole run with PATHs, per path in "
-             "filter mode).")
-def check(
-    paths: Optional[List[str]] = typer.Argument(None, help="bare /path, hdfs://, viewfs:// or file:// paths"),
-    user: Optional[str] = typer.Option(None, "--user", help="check for this user name (root only; default: you)"),
-    policy: Optional[str] = typer.Option(None, "--policy",
-                                         help="group | posix | group+posix: added to the site's and "
-                                              "config's rules (all must allow)"),
-    config_prefix: Optional[str] = typer.Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)"),
-    audit: bool = typer.Option(False, "--audit", help="stderr is JSON lines only: one per decision"),
-    null: bool = typer.Option(False, "-0", "--null", help="stdin/stdout paths are NUL-separated"),
+def command(
+    paths: Optional[List[str]] = Argument(None, help="bare /path, hdfs://, viewfs:// or file:// paths"),
+    user: Optional[str] = Option(None, "--user", help="check for this user name (root only; default: you)"),
+    policy: Optional[str] = Option(None, "--policy",
+                                   help="group | posix | group+posix: added to the site's and "
+                                        "config's rules (all must allow)"),
+    config_prefix: Optional[str] = Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)"),
+    audit: bool = Option(False, "--audit", help="stderr is JSON lines only: one per decision"),
+    null: bool = Option(False, "-0", "--null", help="stdin/stdout paths are NUL-separated"),
 ):
-    raise typer.Exit(common.run(PROG, _check, paths or [], user, policy, config_prefix, audit, null,
-                                json_errors=audit))
+    return common.run(PROG, _check, paths or [], user, policy, config_prefix, audit, null, json_errors=audit)
 
 
 def main():
-    clikit.main(app, PROG)
+    clikit.filter_main(command, PROG, help=HELP)
 
 
 if __name__ == "__main__":

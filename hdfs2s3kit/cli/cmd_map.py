@@ -80,12 +80,12 @@ def register(app):
         dry_run: bool = typer.Option(False, "--dry-run", help="Authorize and check DEST only: TSV lines say "
                                      "would_send / would_skip / denied; nothing read, uploaded or written."),
         part_size: Optional[str] = typer.Option(None, "--part-size", help="Multipart part size, e.g. 16MiB."),
-        bwlimit: Optional[str] = objopts.BWLIMIT,
-        storage_class: Optional[str] = objopts.STORAGE_CLASS,
-        tag: List[str] = objopts.TAG,
-        metadata: List[str] = objopts.METADATA,
-        sse: Optional[str] = objopts.SSE,
-        sse_kms_key_id: Optional[str] = objopts.SSE_KMS_KEY_ID,
+        bwlimit: Optional[str] = objopts.BWLIMIT.typer(),
+        storage_class: Optional[str] = objopts.STORAGE_CLASS.typer(),
+        tag: List[str] = objopts.TAG.typer(),
+        metadata: List[str] = objopts.METADATA.typer(),
+        sse: Optional[str] = objopts.SSE.typer(),
+        sse_kms_key_id: Optional[str] = objopts.SSE_KMS_KEY_ID.typer(),
     ):
         """Hadoop Streaming mapper: lines SRC, SRC<TAB>DEST or OFFSET<TAB>SRC on stdin.
 

@@ -3,10 +3,9 @@
 import sys
 from typing import Optional
 
-import typer
-
 from .. import fastio, keyring, streamfmt
 from . import clikit
+from .argspec import Option
 from .common import emit_json, need_stdin_stdout, run
 
 PROG = "fernet-decrypt"
@@ -23,13 +22,13 @@ def _decrypt(key_file, config, threads, summary):
 
 
 def command(
-    key_file: Optional[str] = typer.Option(None, "--key-file", help="File holding the urlsafe-base64 Fernet key."),
-    config: Optional[str] = typer.Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
-                                         help="SSM config prefix; the key is the version named in the stream."),
-    threads: int = typer.Option(streamfmt.default_threads(), "--threads", min=1, max=streamfmt.MAX_THREADS,
-                                help="Frames opened in parallel (output stays in order)."),
-    summary: bool = typer.Option(False, "--summary", help="Print one JSON line on stderr: key ID, bytes in/out, "
-                                 "frames, xxh3-128 of the plaintext."),
+    key_file: Optional[str] = Option(None, "--key-file", help="File holding the urlsafe-base64 Fernet key."),
+    config: Optional[str] = Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
+                                   help="SSM config prefix; the key is the version named in the stream."),
+    threads: int = Option(streamfmt.default_threads(), "--threads", min=1, max=streamfmt.MAX_THREADS,
+                          help="Frames opened in parallel (output stays in order)."),
+    summary: bool = Option(False, "--summary", help="Print one JSON line on stderr: key ID, bytes in/out, "
+                           "frames, xxh3-128 of the plaintext."),
 ):
     """Decrypt stdin to stdout, writing only authenticated plaintext.
 
@@ -37,12 +36,11 @@ def command(
     before the failure may already be written, so always check the exit status.
     Exit codes: 0 ok, 2 usage, 65 bad data, 66 key file missing, 78 no key config, 74 I/O error."""
     # site_policy: only the SSM route (no --key-file) reads it (config.resolve_prefix)
-    raise typer.Exit(run(PROG, clikit.like_cat(_decrypt), key_file, config, threads, summary,
-                         site_policy=not key_file))
+    return run(PROG, clikit.like_cat(_decrypt), key_file, config, threads, summary, site_policy=not key_file)
 
 
 def main():
-    clikit.main(clikit.single(command), PROG)
+    clikit.filter_main(command, PROG)
 
 
 if __name__ == "__main__":

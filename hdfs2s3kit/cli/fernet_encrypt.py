@@ -5,10 +5,9 @@ import re
 import sys
 from typing import Optional
 
-import typer
-
 from .. import announce, errors, fastio, framing, keyring, sizes, streamfmt
 from . import clikit
+from .argspec import Option
 from .common import emit_json, need_stdin_stdout, run
 
 PROG = "fernet-encrypt"
@@ -48,20 +47,20 @@ def _encrypt(key_file, config, frame_size, threads, summary, expected_size=None,
 
 
 def command(
-    key_file: Optional[str] = typer.Option(None, "--key-file", help="File holding one urlsafe-base64 Fernet key "
-                                           "(offline keys; key ID = its fingerprint)."),
-    config: Optional[str] = typer.Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
-                                         help="SSM config prefix; the active key is PREFIX's fernet key version."),
-    frame_size: str = typer.Option("1M", "--frame-size", help="Plaintext bytes per frame (1..64M)."),
-    threads: int = typer.Option(streamfmt.default_threads(), "--threads", min=1, max=streamfmt.MAX_THREADS,
-                                help="Frames sealed in parallel (output stays in order)."),
-    summary: bool = typer.Option(False, "--summary", help="Print one JSON line on stderr: key ID, bytes in/out, "
-                                 "frames, xxh3-128 of the plaintext."),
-    expected_size: Optional[str] = typer.Option(None, "--expected-size", metavar="N",
-                                                help="Exact input size (e.g. 12GiB): the stream is sealed only if "
-                                                "exactly N bytes arrive, and its header records N."),
-    announced: bool = typer.Option(False, "--announced", help="Input starts with a length announcement "
-                                   "(`hdfs2s3kit cat --announce SRC`): like --expected-size with that length."),
+    key_file: Optional[str] = Option(None, "--key-file", help="File holding one urlsafe-base64 Fernet key "
+                                     "(offline keys; key ID = its fingerprint)."),
+    config: Optional[str] = Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
+                                   help="SSM config prefix; the active key is PREFIX's fernet key version."),
+    frame_size: str = Option("1M", "--frame-size", help="Plaintext bytes per frame (1..64M)."),
+    threads: int = Option(streamfmt.default_threads(), "--threads", min=1, max=streamfmt.MAX_THREADS,
+                          help="Frames sealed in parallel (output stays in order)."),
+    summary: bool = Option(False, "--summary", help="Print one JSON line on stderr: key ID, bytes in/out, "
+                           "frames, xxh3-128 of the plaintext."),
+    expected_size: Optional[str] = Option(None, "--expected-size", metavar="N",
+                                          help="Exact input size (e.g. 12GiB): the stream is sealed only if "
+                                          "exactly N bytes arrive, and its header records N."),
+    announced: bool = Option(False, "--announced", help="Input starts with a length announcement "
+                             "(`hdfs2s3kit cat --announce SRC`): like --expected-size with that length."),
 ):
     """Encrypt stdin to stdout as a stream of Fernet frames (constant memory).
 
@@ -71,12 +70,12 @@ def command(
     missing or no input, 74 I/O error or input shorter than announced (the stream is then not
     sealed, so s3-put-sts aborts), 78 no key config."""
     # site_policy: only the SSM route (no --key-file) reads it (config.resolve_prefix)
-    raise typer.Exit(run(PROG, clikit.like_cat(_encrypt), key_file, config, frame_size, threads, summary, expected_size,
-                         announced, site_policy=not key_file))
+    return run(PROG, clikit.like_cat(_encrypt), key_file, config, frame_size, threads, summary, expected_size,
+               announced, site_policy=not key_file)
 
 
 def main():
-    clikit.main(clikit.single(command), PROG)
+    clikit.filter_main(command, PROG)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,9 @@
 import sys
 from typing import Optional
 
-import typer
-
 from .. import aws, config, errors, metrics, notifications
 from . import clikit, common
+from .argspec import Option
 
 PROG = "notify"
 HELP = """Read JSON status records (docs/STATUS.md) on stdin and pass them to stdout
@@ -26,25 +25,22 @@ Exit status:
   128+N    stop signal N: HUP 129, INT 130, QUIT 131, TERM 143 (a failure
            is published first)"""
 
-app = clikit.app()
 
 
-@app.command(help=HELP)
-def cli(
-    cfg_prefix: Optional[str] = typer.Option(None, "--config", envvar=config.ENV_VAR, metavar="PREFIX",
-                                             help="SSM config prefix (sns_topic_arn, cloudwatch_namespace, ...)."),
-    topic_arn: Optional[str] = typer.Option(None, "--topic-arn", help="SNS topic (default: the config's)."),
-    on: Optional[str] = typer.Option(None, "--on", metavar="MODE",
-                                     help="default (each failure + summary), failure, always or summary."),
-    pipeline: Optional[str] = typer.Option(None, "--pipeline", help="Pipeline dimension/tag (default: config)."),
-    no_metrics: bool = typer.Option(False, "--no-metrics", help="Do not send CloudWatch metrics."),
-    no_sns: bool = typer.Option(False, "--no-sns", help="Do not publish to SNS."),
-    max_each: int = typer.Option(50, "--max-each", min=0,
-                                 help="Per-record messages before the rest only go in the summary (0: no limit)."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 75 if SNS or CloudWatch could not be reached."),
+def command(
+    cfg_prefix: Optional[str] = Option(None, "--config", envvar=config.ENV_VAR, metavar="PREFIX",
+                                       help="SSM config prefix (sns_topic_arn, cloudwatch_namespace, ...)."),
+    topic_arn: Optional[str] = Option(None, "--topic-arn", help="SNS topic (default: the config's)."),
+    on: Optional[str] = Option(None, "--on", metavar="MODE",
+                               help="default (each failure + summary), failure, always or summary."),
+    pipeline: Optional[str] = Option(None, "--pipeline", help="Pipeline dimension/tag (default: config)."),
+    no_metrics: bool = Option(False, "--no-metrics", help="Do not send CloudWatch metrics."),
+    no_sns: bool = Option(False, "--no-sns", help="Do not publish to SNS."),
+    max_each: int = Option(50, "--max-each", min=0,
+                           help="Per-record messages before the rest only go in the summary (0: no limit)."),
+    strict: bool = Option(False, "--strict", help="Exit 75 if SNS or CloudWatch could not be reached."),
 ):
-    raise typer.Exit(common.run(PROG, _notify, cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns,
-                                max_each, strict))
+    return common.run(PROG, _notify, cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns, max_each, strict)
 
 
 def _notify(cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns, max_each, strict):
@@ -91,7 +87,7 @@ def _notify(cfg_prefix, topic_arn, on, pipeline, no_metrics, no_sns, max_each, s
 
 
 def main():
-    clikit.main(app, PROG)
+    clikit.filter_main(command, PROG, help=HELP)
 
 
 if __name__ == "__main__":

@@ -4,34 +4,32 @@ import socket
 import sys
 from typing import Optional
 
-import typer
-
 from .. import aws, errors, fastio, identity, s3get, s3put, status, sts, verbosity
 from . import clikit, common
 from . import credential_options as opts
 from . import object_options as objopts
+from .argspec import Argument, Option
 
 PROG = "s3-get-sts"
-app = clikit.app()
+HELP = ("Stream s3://BUCKET/KEY to stdout (concurrent ranged GETs, in order). A non-zero exit "
+        "means the bytes written cannot be trusted (e.g. 65: checksum mismatch).")
 
 
-@app.command(help="Stream s3://BUCKET/KEY to stdout (concurrent ranged GETs, in order). A non-zero exit "
-                  "means the bytes written cannot be trusted (e.g. 65: checksum mismatch).")
-def cli(
-    url: str = typer.Argument(..., metavar="s3://BUCKET/KEY"),
+def command(
+    url: str = Argument(..., metavar="s3://BUCKET/KEY"),
     role_arn: Optional[str] = opts.ROLE_ARN,
     assume_role: bool = opts.ASSUME_ROLE,
     config: Optional[str] = opts.CONFIG,
     session_duration: int = opts.SESSION_DURATION,
-    version_id: Optional[str] = typer.Option(None, help="Object version to read."),
-    chunk_size: Optional[str] = typer.Option(None, help="Range size (default 8MiB)."),
-    concurrency: Optional[int] = typer.Option(None, min=1, max=64, help="Ranges in flight (default 4)."),
-    summary: bool = typer.Option(False, "--summary", help="Print one JSON status record on stderr."),
+    version_id: Optional[str] = Option(None, help="Object version to read."),
+    chunk_size: Optional[str] = Option(None, help="Range size (default 8MiB)."),
+    concurrency: Optional[int] = Option(None, min=1, max=64, help="Ranges in flight (default 4)."),
+    summary: bool = Option(False, "--summary", help="Print one JSON status record on stderr."),
     bwlimit: Optional[str] = objopts.BWLIMIT,
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
+    progress: Optional[bool] = Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
 ):
-    raise typer.Exit(common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, version_id,
-                                chunk_size, concurrency, summary, bwlimit, progress))
+    return common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, version_id, chunk_size,
+                      concurrency, summary, bwlimit, progress)
 
 
 def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, concurrency, summary, bwlimit,
@@ -82,7 +80,7 @@ class _Writer:
 
 
 def main():
-    clikit.main(app, PROG)
+    clikit.filter_main(command, PROG, help=HELP)
 
 
 if __name__ == "__main__":

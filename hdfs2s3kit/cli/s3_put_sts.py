@@ -4,44 +4,41 @@ import socket
 import sys
 from typing import List, Optional
 
-import typer
-
 from .. import aws, errors, identity, s3put, sitepolicy, status, stdfds, sts, verbosity
 from . import clikit, common
 from . import credential_options as opts
 from . import object_options as objopts
+from .argspec import Argument, Option
 
 PROG = "s3-put-sts"
-app = clikit.app()
+HELP = ("Upload stdin to s3://BUCKET/KEY as one object, or nothing at all. "
+        "Prints one JSON status record on stdout (docs/STATUS.md).")
 
 
-@app.command(help="Upload stdin to s3://BUCKET/KEY as one object, or nothing at all. "
-                  "Prints one JSON status record on stdout (docs/STATUS.md).")
-def cli(
-    url: str = typer.Argument(..., metavar="s3://BUCKET/KEY"),
+def command(
+    url: str = Argument(..., metavar="s3://BUCKET/KEY"),
     role_arn: Optional[str] = opts.ROLE_ARN,
     assume_role: bool = opts.ASSUME_ROLE,
     config: Optional[str] = opts.CONFIG,
     session_duration: int = opts.SESSION_DURATION,
-    expected_size: Optional[str] = typer.Option(None, help="Exact input size (e.g. 12GiB); any other count aborts."),
-    framed: Optional[bool] = typer.Option(None, "--framed/--raw",
-                                          help="Input is a fernet-encrypt stream (default: detect its magic)."),
-    part_size: Optional[str] = typer.Option(None, help="First part size (default 8MiB, growing for long streams)."),
-    concurrency: Optional[int] = typer.Option(None, min=1, max=64, help="Parts in flight (default 6)."),
-    checksum_algorithm: Optional[str] = typer.Option(None, help="CRC64NVME, CRC32C or CRC32 (default: best available)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing object."),
+    expected_size: Optional[str] = Option(None, help="Exact input size (e.g. 12GiB); any other count aborts."),
+    framed: Optional[bool] = Option(None, "--framed/--raw",
+                                    help="Input is a fernet-encrypt stream (default: detect its magic)."),
+    part_size: Optional[str] = Option(None, help="First part size (default 8MiB, growing for long streams)."),
+    concurrency: Optional[int] = Option(None, min=1, max=64, help="Parts in flight (default 6)."),
+    checksum_algorithm: Optional[str] = Option(None, help="CRC64NVME, CRC32C or CRC32 (default: best available)."),
+    overwrite: bool = Option(False, "--overwrite", help="Replace an existing object."),
     metadata: List[str] = objopts.METADATA,
     tag: List[str] = objopts.TAG,
     storage_class: Optional[str] = objopts.STORAGE_CLASS,
     sse: Optional[str] = objopts.SSE,
     sse_kms_key_id: Optional[str] = objopts.SSE_KMS_KEY_ID,
     bwlimit: Optional[str] = objopts.BWLIMIT,
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
+    progress: Optional[bool] = Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
 ):
     obj = (storage_class, tag, metadata, sse, sse_kms_key_id)
-    raise typer.Exit(common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, expected_size,
-                                framed, part_size, concurrency, checksum_algorithm, overwrite, obj, bwlimit,
-                                progress))
+    return common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, expected_size, framed,
+                      part_size, concurrency, checksum_algorithm, overwrite, obj, bwlimit, progress)
 
 
 def _main(url, role_arn, assume_role, config, duration, expected_size, framed, part_size, concurrency,
@@ -107,7 +104,7 @@ def _deliver(rec):
 
 
 def main():
-    clikit.main(app, PROG)
+    clikit.filter_main(command, PROG, help=HELP)
 
 
 if __name__ == "__main__":
