@@ -210,10 +210,18 @@ def filter_main(fn, prog, help=None):
     if parsed is None:
         return main(single(fn, help=help), prog)
     kwargs, shared = parsed
-    for name in shared:          # as click's eager callbacks: the level first, then --version
+    if apply_shared(shared, prog):
+        sys.exit(0)
+    sys.exit(fn(**kwargs))
+
+
+def apply_shared(shared, prog):
+    """What click's eager callbacks do for the shared flags the fast path found: set the level
+    (the loudest wins, in any order), print the version; True if it did (then exit 0)."""
+    for name in shared:
         if name in _LEVELS:
             _raise_level(_LEVELS[name])
     if "version" in shared:
         _print_version(prog)
-        sys.exit(0)
-    sys.exit(fn(**kwargs))
+        return True
+    return False
