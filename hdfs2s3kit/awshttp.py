@@ -65,6 +65,18 @@ class SSLError(TransportError):
     fmt = "SSL validation failed for {endpoint_url} {error}"
 
 
+class ResponseStreamingError(TransportError):
+    """The connection failed while a streamed body was being read (botocore's name and message)."""
+
+    fmt = "An error occurred while reading from response stream: {error}"
+
+
+class IncompleteReadError(TransportError):
+    """A streamed body ended before its Content-Length (botocore's name and message)."""
+
+    fmt = "{actual_bytes} read, but total bytes expected is {expected_bytes}."
+
+
 class ClientError(Exception):
     """An AWS error answer; `.response` is shaped like botocore's ClientError.response."""
 
@@ -284,10 +296,12 @@ class Transport:
         self.attempts = attempts
 
     def send(self, op, method, host, path, params, headers, body=None, *, payload_hash, retry=True,
-             check=None, desc=""):
+             check=None, desc="", stream=False):
         """-> (status, headers (lowercase names), body bytes, retries). `path` is encoded as sent;
         `params` [(name, value)] unencoded; `check(status, headers, data)` may raise a
-        ClientError for an error inside a 200 (S3's CompleteMultipartUpload)."""
+        ClientError for an error inside a 200 (S3's CompleteMultipartUpload). With `stream`, a
+        success's body is a StreamingBody on the connection, read by the caller (errors mid-body
+        are the caller's to retry, as with botocore)."""
         from . import verbosity
 
         # sent in canonical order; a flag without a value (`?uploads`) bare, as botocore sends it
@@ -300,7 +314,7 @@ class Transport:
             t0 = time.monotonic()
             try:
                 result = self._attempt(method, host, path, params, target, headers, body, start, payload_hash,
-                                       url, check, op, attempt - 1)
+                                       url, check, op, attempt - 1, stream)
                 if verbosity.debugging():
                     verbosity.debug("aws", f"{self.service}.{op}{' ' + desc if desc else ''} attempt {attempt}: "
                                            f"{result[0]} in {(time.monotonic() - t0) * 1000:.0f} ms")
@@ -319,7 +333,7 @@ class Transport:
         raise AssertionError("unreachable")
 
     def _attempt(self, method, host, path, params, target, headers, body, start, payload_hash, url, check,
-                 op, retries):
+                 op, retries, stream=False):
         import http.client
         import ssl
 
@@ -350,7 +364,7 @@ class Transport:
                     conn.putheader("content-length", "0")
                 conn.endheaders(body)
                 resp = conn.getresponse()
-                data = resp.read()
+                data = StreamingBody(resp, conn, url) if stream and resp.status < 300 else resp.read()
             except socket.timeout:
                 raise ReadTimeoutError(endpoint_url=url, error="timeout") from None
             except ssl.SSLError as e:
@@ -361,7 +375,7 @@ class Transport:
             conn.close()          # half a request on it: never reuse
             raise
         rh = {k.lower(): v for k, v in resp.getheaders()}
-        if resp.will_close:
+        if resp.will_close and not isinstance(data, StreamingBody):   # a stream closes it at its end
             conn.close()
         status = resp.status
         if status >= 300:
@@ -369,3 +383,74 @@ class Transport:
         if check is not None:
             check(status, rh, data, op)
         return status, rh, data, retries
+
+
+class StreamingBody:
+    """A response body read straight off the connection: `readinto` fills the caller's buffer
+    from the socket (no copy of our own), `read(n)`, `iter_chunks`, `close`. As botocore's
+    StreamingBody: a connection failure mid-body is a ResponseStreamingError, a body shorter
+    than its Content-Length an IncompleteReadError (http.client would just return 0), a socket
+    timeout a ReadTimeoutError. The keep-alive connection is reused only after a body read to
+    its end; closed early or failed, it is closed (what is left on it is not ours to skip)."""
+
+    def __init__(self, resp, conn, url):
+        self._resp, self._conn, self._url = resp, conn, url
+        n = resp.getheader("content-length")
+        self._left = int(n) if n is not None and resp.length is not None else None   # None: chunked
+        self._expected = self._left
+        self._done = False
+
+    def _end(self, whole):
+        if self._done:
+            return
+        self._done = True
+        if not whole or self._resp.will_close:
+            self._conn.close()     # closes the response too
+        else:
+            self._resp.close()
+
+    def readinto(self, b):
+        mv = memoryview(b).cast("B") if not isinstance(b, memoryview) or b.format != "B" else b
+        if self._done or not len(mv):
+            return 0
+        try:
+            n = self._resp.readinto(mv)
+        except socket.timeout:
+            self._end(False)
+            raise ReadTimeoutError(endpoint_url=self._url, error="timeout") from None
+        except Exception as e:  # noqa: BLE001 - OSError, ssl/http.client errors, a closed file
+            self._end(False)
+            raise ResponseStreamingError(error=e) from None
+        if self._left is not None:
+            self._left -= n
+            if n == 0 and self._left > 0:
+                self._end(False)
+                raise IncompleteReadError(actual_bytes=self._expected - self._left, expected_bytes=self._expected)
+            if self._left == 0:
+                self._end(True)
+        elif n == 0:
+            self._end(True)
+        return n
+
+    def read(self, amt=None):
+        if amt is not None and amt >= 0:
+            buf = bytearray(amt)
+            k = self.readinto(buf) if amt else 0
+            del buf[k:]
+            return bytes(buf)
+        parts = []
+        while True:
+            b = self.read(1 << 20)
+            if not b:
+                return b"".join(parts)
+            parts.append(b)
+
+    def iter_chunks(self, chunk_size=1024):
+        while True:
+            b = self.read(chunk_size)
+            if not b:
+                return
+            yield b
+
+    def close(self):
+        self._end(self._left == 0)
