@@ -170,9 +170,11 @@ class S3Client:
                             retry=op not in self.meta.events.no_retry, check=check, desc=desc)
 
     # -- operations --------------------------------------------------------------------
-    def head_object(self, *, Bucket, Key, VersionId=None, **kw):
+    def head_object(self, *, Bucket, Key, VersionId=None, PartNumber=None, **kw):
         h = _headers(kw, ("IfMatch", "IfNoneMatch", "ChecksumMode", "ExpectedBucketOwner"), "HeadObject")
         params = [("versionId", VersionId)] if VersionId else []
+        if PartNumber is not None:      # one part's size (s3get: a COMPOSITE checksum's boundaries)
+            params.append(("partNumber", str(PartNumber)))
         status, rh, _, n = self._call("HeadObject", "HEAD", Bucket, Key, params, h,
                                       desc_kw=dict(Bucket=Bucket, Key=Key, VersionId=VersionId))
         return _response(status, rh, n)
@@ -285,3 +287,65 @@ class S3Client:
             out["Uploads"] = uploads
         return out
 
+    # -- reading (s3get) ---------------------------------------------------------------
+    # Appended here, after the upload methods, on purpose: those are tuned separately.
+    def head_bucket(self, *, Bucket, **kw):
+        h = _headers(kw, ("ExpectedBucketOwner",), "HeadBucket")
+        status, rh, _, n = self._call("HeadBucket", "HEAD", Bucket, None, [], h, desc_kw=dict(Bucket=Bucket))
+        out = {"ResponseMetadata": awshttp._metadata(status, rh, n)}
+        for k, f in (("x-amz-bucket-region", "BucketRegion"), ("x-amz-access-point-alias", "AccessPointAlias")):
+            if k in rh:
+                out[f] = rh[k] if f == "BucketRegion" else rh[k].lower() == "true"
+        return out
+
+    def get_object(self, *, Bucket, Key, VersionId=None, PartNumber=None, Range=None, **kw):
+        """GetObject; `Body` is an awshttp.StreamingBody read straight off the connection.
+
+        ChecksumMode is refused: botocore would then validate the body's checksum as it is read,
+        which this client does not do (s3get checks the whole object's checksum itself).
+        """
+        h = _headers(kw, ("IfMatch", "IfNoneMatch", "ExpectedBucketOwner", "RequestPayer"), "GetObject")
+        if Range is not None:
+            h["range"] = str(Range)
+        params = [("versionId", VersionId)] if VersionId else []
+        if PartNumber is not None:
+            params.append(("partNumber", str(PartNumber)))
+        status, rh, body, n = self._t.send(
+            "GetObject", "GET", *self._where(Bucket, Key), params, h, payload_hash=sigv4.EMPTY_SHA256,
+            retry="GetObject" not in self.meta.events.no_retry, stream=True,
+            desc=_get_desc(Bucket, Key, VersionId, Range))
+        out = _response(status, rh, n)
+        for k, f in _GET_FIELDS.items():
+            if k in rh:
+                out[f] = rh[k]
+        for f in ("PartsCount", "TagCount", "MissingMeta"):
+            if f in out:
+                out[f] = int(out[f])         # integers in botocore's model
+        if "expires" in rh:
+            out["ExpiresString"] = rh["expires"]
+            try:
+                out["Expires"] = http_date(rh["expires"])
+            except (TypeError, ValueError):
+                pass
+        out.setdefault("Metadata", {})       # botocore gives {} when there is none
+        out["Body"] = body
+        return out
+
+
+# GetObject's response headers beyond the ones every operation here maps (_FIELDS)
+_GET_FIELDS = {
+    "accept-ranges": "AcceptRanges", "content-range": "ContentRange", "cache-control": "CacheControl",
+    "content-disposition": "ContentDisposition", "content-encoding": "ContentEncoding",
+    "content-language": "ContentLanguage", "x-amz-mp-parts-count": "PartsCount",
+    "x-amz-website-redirect-location": "WebsiteRedirectLocation", "x-amz-missing-meta": "MissingMeta",
+    "x-amz-restore": "Restore", "x-amz-replication-status": "ReplicationStatus",
+    "x-amz-object-lock-mode": "ObjectLockMode", "x-amz-object-lock-legal-hold": "ObjectLockLegalHoldStatus",
+}
+
+
+def _get_desc(bucket, key, version_id, rng):
+    from . import verbosity
+
+    if not verbosity.debugging():
+        return ""
+    return verbosity.describe_params(dict(Bucket=bucket, Key=key, VersionId=version_id, Range=rng))
