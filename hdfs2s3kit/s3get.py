@@ -193,6 +193,7 @@ class ObjectReader:
         delay = RETRY_BASE_DELAY
         for attempt in range(RANGE_RETRIES + 1):
             mv = memoryview(slot.buf)[: slot.length]
+            body = None
             try:
                 body = self.s3.get_object(Bucket=self.bucket, Key=self.key, **kw)["Body"]
                 n = 0
@@ -219,6 +220,8 @@ class ObjectReader:
                 time.sleep(delay)
                 delay *= 2
             finally:
+                if body is not None:
+                    body.close()    # after a failure mid-body too: its connection is not reused
                 mv.release()
 
     # -- consuming, in order ---------------------------------------------

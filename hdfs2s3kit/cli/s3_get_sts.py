@@ -2,7 +2,6 @@
 
 import socket
 import sys
-from typing import Optional
 
 from .. import aws, errors, fastio, identity, s3get, s3put, status, sts, verbosity
 from . import clikit, common
@@ -17,16 +16,16 @@ HELP = ("Stream s3://BUCKET/KEY to stdout (concurrent ranged GETs, in order). A 
 
 def command(
     url: str = Argument(..., metavar="s3://BUCKET/KEY"),
-    role_arn: Optional[str] = opts.ROLE_ARN,
+    role_arn: str | None = opts.ROLE_ARN,
     assume_role: bool = opts.ASSUME_ROLE,
-    config: Optional[str] = opts.CONFIG,
+    config: str | None = opts.CONFIG,
     session_duration: int = opts.SESSION_DURATION,
-    version_id: Optional[str] = Option(None, help="Object version to read."),
-    chunk_size: Optional[str] = Option(None, help="Range size (default 8MiB)."),
-    concurrency: Optional[int] = Option(None, min=1, max=64, help="Ranges in flight (default 4)."),
+    version_id: str | None = Option(None, help="Object version to read."),
+    chunk_size: str | None = Option(None, help="Range size (default 8MiB)."),
+    concurrency: int | None = Option(None, min=1, max=64, help="Ranges in flight (default 4)."),
     summary: bool = Option(False, "--summary", help="Print one JSON status record on stderr."),
-    bwlimit: Optional[str] = objopts.BWLIMIT,
-    progress: Optional[bool] = Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
+    bwlimit: str | None = objopts.BWLIMIT,
+    progress: bool | None = Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
 ):
     return common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, version_id, chunk_size,
                       concurrency, summary, bwlimit, progress)
@@ -46,7 +45,7 @@ def _main(url, role_arn, assume_role, config, duration, version_id, chunk_size, 
             raise errors.UsageError("stdout is a terminal: redirect or pipe the object's bytes")
         session, role, name, cfg = sts.session_for(role_arn=role_arn, assume_role=assume_role,
                                                    config_prefix=config, duration=duration,
-                                                   scope=[(bucket, key, False)])
+                                                   scope=[(bucket, key, False)], lean=PROG)
         rec.update(role_arn=role, session_name=name)
         conc = concurrency or (cfg.int("concurrency") if cfg is not None else None) or s3get.DEFAULT_CONCURRENCY
         s3 = aws.s3_client(session, concurrency=conc)
