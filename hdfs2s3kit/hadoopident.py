@@ -150,8 +150,11 @@ def default_realm(env=None):
 
 # ---------------------------------------------------------------- auth_to_local (Hadoop's KerberosName)
 
-_PRINCIPAL = re.compile(r"^([^/@]+)(/([^/@]+))?(@([^/@]+))?$")
-_RULE = re.compile(r"\s*((DEFAULT)|(RULE:\[(\d*):([^\]]*)](\(([^)]*)\))?(s/([^/]*)/([^/]*)/(g)?)?))/?(L)?")
+# Patterns as strings, compiled by re (and kept in its cache) on first use, not at import: every
+# s3-put-sts run imports this module (sts.session_name) and most never parse a principal, while
+# compiling these three costs ~0.5-1 ms of the 0.12 CPU-s start-up budget (issue 15).
+_PRINCIPAL = r"^([^/@]+)(/([^/@]+))?(@([^/@]+))?$"
+_RULE = r"\s*((DEFAULT)|(RULE:\[(\d*):([^\]]*)](\(([^)]*)\))?(s/([^/]*)/([^/]*)/(g)?)?))/?(L)?"
 
 
 def _java_replacement(repl):
@@ -178,7 +181,7 @@ def parse_rules(text):
     """hadoop.security.auth_to_local -> [rule]; a rule is None for DEFAULT or a tuple."""
     rules, rest = [], (text or "DEFAULT").strip()
     while rest:
-        m = _RULE.match(rest)
+        m = re.match(_RULE, rest)
         if not m or m.end() == 0:
             raise errors.ConfigError(f"hadoop.security.auth_to_local: invalid rule: {rest.split()[0]!r}")
         if m.group(2):
@@ -215,7 +218,7 @@ def _apply(rule, params, realm):
 
 def short_name(principal, rules="DEFAULT", realm=None, mechanism="hadoop"):
     """The short name Hadoop maps PRINCIPAL to (KerberosName.getShortName)."""
-    m = _PRINCIPAL.match(principal or "")
+    m = re.match(_PRINCIPAL, principal or "")
     if not m:
         raise errors.ConfigError(f"not a Kerberos principal: {errors.printable(repr(principal))}")
     service, host, prealm = m.group(1), m.group(3), m.group(5)
@@ -588,14 +591,14 @@ def who(linux=None):
 
 
 # The JVM's words for a client that could not authenticate (SaslRpcClient, GSS, Krb5LoginModule).
-_AUTH_FAILURE = re.compile(r"Client cannot authenticate via|GSS initiate failed|Failed to find any Kerberos tgt"
-                           r"|Ticket expired|can.t be found in cache|Clock skew too great"
-                           r"|Unable to obtain password from user|KrbException")
+_AUTH_FAILURE = (r"Client cannot authenticate via|GSS initiate failed|Failed to find any Kerberos tgt"
+                 r"|Ticket expired|can.t be found in cache|Clock skew too great"
+                 r"|Unable to obtain password from user|KrbException")
 
 
 def auth_failure(stderr_text):
     """The one-line 77 for a Hadoop client's stderr that says it could not authenticate, else None."""
-    m = _AUTH_FAILURE.search(stderr_text or "")
+    m = re.search(_AUTH_FAILURE, stderr_text or "")
     if not m:
         return None
     return no_ticket(f"HDFS refused the client: {m.group(0)}")
