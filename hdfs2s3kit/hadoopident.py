@@ -31,7 +31,6 @@ import os
 import re
 import struct
 import time
-from dataclasses import dataclass
 
 from . import errors
 
@@ -41,14 +40,19 @@ _CONF_KEYS = ("hadoop.security.authentication", "hadoop.security.auth_to_local",
               "hadoop.security.auth_to_local.mechanism", "hadoop.security.kerberos.ticket.cache.path")
 
 
-@dataclass(frozen=True)
 class HadoopIdentity:
-    name: str                 # the short name HDFS acts as (permissions, owner of new files)
-    auth: str                 # simple | kerberos | token
-    principal: str = None     # the Kerberos principal (ticket cache) or the token's owner
-    source: str = None        # where it came from, for messages and audit
-    real: str = None          # with HADOOP_PROXY_USER: the authenticated (real) short name
-    allowed_by: str = None    # the site policy entry that allowed a name other than the Linux user
+    # Plain classes in this module, not dataclasses: `dataclasses` pulls in `inspect` (~15 ms of
+    # a filter's 0.12 CPU-s start-up, issue 15). Nothing compares, hashes or copies them; a
+    # changed identity is a new object (bind), never an attribute set later.
+    __slots__ = ("name", "auth", "principal", "source", "real", "allowed_by")
+
+    def __init__(self, name, auth, principal=None, source=None, real=None, allowed_by=None):
+        self.name = name              # the short name HDFS acts as (permissions, owner of new files)
+        self.auth = auth              # simple | kerberos | token
+        self.principal = principal    # the Kerberos principal (ticket cache) or the token's owner
+        self.source = source          # where it came from, for messages and audit
+        self.real = real              # with HADOOP_PROXY_USER: the authenticated (real) short name
+        self.allowed_by = allowed_by  # the site policy entry that allowed a name other than the Linux user
 
     def describe(self):
         who = self.name + (f" (principal {self.principal})" if self.principal else "")
@@ -146,8 +150,11 @@ def default_realm(env=None):
 
 # ---------------------------------------------------------------- auth_to_local (Hadoop's KerberosName)
 
-_PRINCIPAL = re.compile(r"^([^/@]+)(/([^/@]+))?(@([^/@]+))?$")
-_RULE = re.compile(r"\s*((DEFAULT)|(RULE:\[(\d*):([^\]]*)](\(([^)]*)\))?(s/([^/]*)/([^/]*)/(g)?)?))/?(L)?")
+# Patterns as strings, compiled by re (and kept in its cache) on first use, not at import: every
+# s3-put-sts run imports this module (sts.session_name) and most never parse a principal, while
+# compiling these three costs ~0.5-1 ms of the 0.12 CPU-s start-up budget (issue 15).
+_PRINCIPAL = r"^([^/@]+)(/([^/@]+))?(@([^/@]+))?$"
+_RULE = r"\s*((DEFAULT)|(RULE:\[(\d*):([^\]]*)](\(([^)]*)\))?(s/([^/]*)/([^/]*)/(g)?)?))/?(L)?"
 
 
 def _java_replacement(repl):
@@ -174,7 +181,7 @@ def parse_rules(text):
     """hadoop.security.auth_to_local -> [rule]; a rule is None for DEFAULT or a tuple."""
     rules, rest = [], (text or "DEFAULT").strip()
     while rest:
-        m = _RULE.match(rest)
+        m = re.match(_RULE, rest)
         if not m or m.end() == 0:
             raise errors.ConfigError(f"hadoop.security.auth_to_local: invalid rule: {rest.split()[0]!r}")
         if m.group(2):
@@ -211,7 +218,7 @@ def _apply(rule, params, realm):
 
 def short_name(principal, rules="DEFAULT", realm=None, mechanism="hadoop"):
     """The short name Hadoop maps PRINCIPAL to (KerberosName.getShortName)."""
-    m = _PRINCIPAL.match(principal or "")
+    m = re.match(_PRINCIPAL, principal or "")
     if not m:
         raise errors.ConfigError(f"not a Kerberos principal: {errors.printable(repr(principal))}")
     service, host, prealm = m.group(1), m.group(3), m.group(5)
@@ -235,12 +242,14 @@ def short_name(principal, rules="DEFAULT", realm=None, mechanism="hadoop"):
 
 # ---------------------------------------------------------------- MIT ticket caches (FILE:)
 
-@dataclass(frozen=True)
 class TicketCache:
-    name: str                 # FILE:/path, as a message names it
-    principal: str            # the default principal
-    tgt_end: float = None     # end time of the TGT for the principal's realm (None: no TGT)
-    tgt_start: float = None
+    __slots__ = ("name", "principal", "tgt_end", "tgt_start")
+
+    def __init__(self, name, principal, tgt_end=None, tgt_start=None):
+        self.name = name              # FILE:/path, as a message names it
+        self.principal = principal    # the default principal
+        self.tgt_end = tgt_end        # end time of the TGT for the principal's realm (None: no TGT)
+        self.tgt_start = tgt_start
 
 
 class _Buf:
@@ -387,13 +396,15 @@ def _pb_fields(data):
             raise ValueError(f"protobuf wire type {wire}")
 
 
-@dataclass(frozen=True)
 class Token:
-    kind: str
-    service: str
-    owner: str = None
-    real_user: str = None
-    max_date: float = None    # seconds since the epoch: the token cannot be renewed past it
+    __slots__ = ("kind", "service", "owner", "real_user", "max_date")
+
+    def __init__(self, kind, service, owner=None, real_user=None, max_date=None):
+        self.kind = kind
+        self.service = service
+        self.owner = owner
+        self.real_user = real_user
+        self.max_date = max_date      # seconds since the epoch: the token cannot be renewed past it
 
 
 def _delegation_identifier(ident):
@@ -580,14 +591,14 @@ def who(linux=None):
 
 
 # The JVM's words for a client that could not authenticate (SaslRpcClient, GSS, Krb5LoginModule).
-_AUTH_FAILURE = re.compile(r"Client cannot authenticate via|GSS initiate failed|Failed to find any Kerberos tgt"
-                           r"|Ticket expired|can.t be found in cache|Clock skew too great"
-                           r"|Unable to obtain password from user|KrbException")
+_AUTH_FAILURE = (r"Client cannot authenticate via|GSS initiate failed|Failed to find any Kerberos tgt"
+                 r"|Ticket expired|can.t be found in cache|Clock skew too great"
+                 r"|Unable to obtain password from user|KrbException")
 
 
 def auth_failure(stderr_text):
     """The one-line 77 for a Hadoop client's stderr that says it could not authenticate, else None."""
-    m = _AUTH_FAILURE.search(stderr_text or "")
+    m = re.search(_AUTH_FAILURE, stderr_text or "")
     if not m:
         return None
     return no_ticket(f"HDFS refused the client: {m.group(0)}")

@@ -20,12 +20,8 @@ import os
 import posixpath
 import pwd
 import re
-import shlex
-import shutil
 import stat as statmod
-import subprocess
 import threading
-from dataclasses import dataclass
 
 from . import errors, fastio
 
@@ -44,19 +40,27 @@ _STAT_LINE = re.compile(r"^([a-z ]+)\|([^|]*)\|([^|]*)\|([0-7]{1,4})\|(\d+)\|(\d
 _GLOB_CHARS = re.compile(r"([\\*?\[\]{}])")
 _URL_ONLY_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!/)")
 _FS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)(//[^/]*)?(.*)$", re.S)
+# subprocess, shutil and shlex are imported where a Hadoop client is launched, not here: a
+# run on file:// paths (authz-check of local files) never launches one, and the three cost
+# ~4 ms of the 0.12 CPU-s start-up budget (issue 15).
 
 
-@dataclass(frozen=True)
 class FileStat:
-    path: str
-    owner: str
-    group: str
-    mode: int       # permission bits, e.g. 0o640
-    length: int
-    mtime: float    # seconds since the epoch
-    is_dir: bool
-    uid: int = None     # file:// only: local decisions compare ids, not names
-    gid: int = None
+    # A plain class, not a dataclass: `dataclasses` pulls in `inspect` (~15 ms of a filter's
+    # 0.12 CPU-s start-up, issue 15). Nothing compares stats whole (binding._same compares the
+    # fields that matter) or sets an attribute after __init__.
+    __slots__ = ("path", "owner", "group", "mode", "length", "mtime", "is_dir", "uid", "gid")
+
+    def __init__(self, path, owner, group, mode, length, mtime, is_dir, uid=None, gid=None):
+        self.path = path
+        self.owner = owner
+        self.group = group
+        self.mode = mode            # permission bits, e.g. 0o640
+        self.length = length
+        self.mtime = mtime          # seconds since the epoch
+        self.is_dir = is_dir
+        self.uid = uid              # file:// only: local decisions compare ids, not names
+        self.gid = gid
 
     def as_dict(self):
         return {"owner": self.owner, "group": self.group, "mode": f"{self.mode:04o}",
@@ -69,6 +73,9 @@ def hadoop_argv(hadoop_cmd=None):
     `hadoop_cmd` (sitepolicy) overrides both: then the user's HADOOP_CMD does not count.
     Before any launch, the identity the client will present must be bound to the Linux user
     (hadoopident.bind: 77 otherwise, or with no valid Kerberos ticket)."""
+    import shlex
+    import shutil
+
     from . import hadoopident, sitepolicy
 
     hadoopident.bind()
@@ -170,7 +177,12 @@ def _parse_stat(path, line):
     return FileStat(path, owner, group, int(mode, 8), int(length), int(mtime) / 1000.0, kind == "directory")
 
 
-def _popen(argv, args, **kw):
+def _popen(argv, args, capture=False, **kw):
+    """capture: stdout and stderr as pipes."""
+    import subprocess
+
+    if capture:
+        kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         return subprocess.Popen([*argv, "fs", *args], stdin=subprocess.DEVNULL, **kw)
     except (FileNotFoundError, PermissionError) as e:
@@ -272,7 +284,7 @@ def run_collect(argv, args, cancel=None):
     or when another thread cancels (a Cancel): then the Cancel's error is raised."""
     if cancel is not None:
         cancel.check()
-    proc = _popen(argv, args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _popen(argv, args, capture=True)
     if cancel is not None:
         cancel.started(proc)
     try:
@@ -550,7 +562,7 @@ class _BackgroundStat:
 
     def __init__(self, argv, path):
         self.path = path
-        self._proc = _popen(argv, _stat_args([path]), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._proc = _popen(argv, _stat_args([path]), capture=True)
         self._result = None
         self._thread = threading.Thread(target=self._wait, daemon=True)
         self._thread.start()
@@ -622,8 +634,7 @@ class HadoopReader(_CheckedReader):
         argv = hadoop_argv(hadoop_cmd)
         self._bg = _BackgroundStat(argv, src) if stat_alongside else None
         try:
-            self._proc = _popen(argv, ["-cat", glob_escape(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                bufsize=0)
+            self._proc = _popen(argv, ["-cat", glob_escape(src)], capture=True, bufsize=0)
         except errors.KitError:
             if self._bg is not None:
                 self._bg.cancel()

@@ -7,7 +7,6 @@ names, checks and recorded fields are the same everywhere.
 """
 
 import urllib.parse
-from dataclasses import dataclass, field
 
 from . import errors
 
@@ -31,13 +30,17 @@ def _pairs(items, what):
     return out
 
 
-@dataclass
 class ObjectOptions:
-    storage_class: str = None
-    tags: dict = field(default_factory=dict)
-    metadata: dict = field(default_factory=dict)
-    sse: str = None                # AES256 | aws:kms
-    sse_kms_key_id: str = None
+    # A plain class, not a dataclass: `dataclasses` pulls in `inspect` (~15 ms of s3-put-sts's
+    # start-up, issue 15). Nothing compares or copies these.
+    __slots__ = ("storage_class", "tags", "metadata", "sse", "sse_kms_key_id")
+
+    def __init__(self, storage_class=None, tags=None, metadata=None, sse=None, sse_kms_key_id=None):
+        self.storage_class = storage_class
+        self.tags = {} if tags is None else tags
+        self.metadata = {} if metadata is None else metadata
+        self.sse = sse                         # AES256 | aws:kms
+        self.sse_kms_key_id = sse_kms_key_id
 
     def request_args(self):
         """Extra arguments for PutObject / CreateMultipartUpload (metadata goes separately)."""

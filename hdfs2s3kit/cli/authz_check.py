@@ -2,7 +2,6 @@
 
 import os
 import sys
-from typing import List, Optional
 
 from .. import authz, errors, hdfs, identity, paths as pathmod
 from . import clikit, common
@@ -56,12 +55,12 @@ def _check(paths, user, policy, config_prefix, audit, null):
 
 
 def command(
-    paths: Optional[List[str]] = Argument(None, help="bare /path, hdfs://, viewfs:// or file:// paths"),
-    user: Optional[str] = Option(None, "--user", help="check for this user name (root only; default: you)"),
-    policy: Optional[str] = Option(None, "--policy",
-                                   help="group | posix | group+posix: added to the site's and "
-                                        "config's rules (all must allow)"),
-    config_prefix: Optional[str] = Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)"),
+    paths: list[str] | None = Argument(None, help="bare /path, hdfs://, viewfs:// or file:// paths"),
+    user: str | None = Option(None, "--user", help="check for this user name (root only; default: you)"),
+    policy: str | None = Option(None, "--policy",
+                                help="group | posix | group+posix: added to the site's and "
+                                     "config's rules (all must allow)"),
+    config_prefix: str | None = Option(None, "--config", help="SSM config prefix (or $HDFS2S3_CONFIG)"),
     audit: bool = Option(False, "--audit", help="stderr is JSON lines only: one per decision"),
     null: bool = Option(False, "-0", "--null", help="stdin/stdout paths are NUL-separated"),
 ):

@@ -1,7 +1,6 @@
 """`fernet-decrypt`: a streaming Fernet stream on stdin -> plaintext on stdout."""
 
 import sys
-from typing import Optional
 
 from .. import fastio, keyring, streamfmt
 from . import clikit
@@ -22,9 +21,9 @@ def _decrypt(key_file, config, threads, summary):
 
 
 def command(
-    key_file: Optional[str] = Option(None, "--key-file", help="File holding the urlsafe-base64 Fernet key."),
-    config: Optional[str] = Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
-                                   help="SSM config prefix; the key is the version named in the stream."),
+    key_file: str | None = Option(None, "--key-file", help="File holding the urlsafe-base64 Fernet key."),
+    config: str | None = Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
+                                help="SSM config prefix; the key is the version named in the stream."),
     threads: int = Option(streamfmt.default_threads(), "--threads", min=1, max=streamfmt.MAX_THREADS,
                           help="Frames opened in parallel (output stays in order)."),
     summary: bool = Option(False, "--summary", help="Print one JSON line on stderr: key ID, bytes in/out, "

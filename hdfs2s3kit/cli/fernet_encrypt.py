@@ -3,7 +3,6 @@
 import os
 import re
 import sys
-from typing import Optional
 
 from .. import announce, errors, fastio, framing, keyring, sizes, streamfmt
 from . import clikit
@@ -47,18 +46,18 @@ def _encrypt(key_file, config, frame_size, threads, summary, expected_size=None,
 
 
 def command(
-    key_file: Optional[str] = Option(None, "--key-file", help="File holding one urlsafe-base64 Fernet key "
-                                     "(offline keys; key ID = its fingerprint)."),
-    config: Optional[str] = Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
-                                   help="SSM config prefix; the active key is PREFIX's fernet key version."),
+    key_file: str | None = Option(None, "--key-file", help="File holding one urlsafe-base64 Fernet key "
+                                  "(offline keys; key ID = its fingerprint)."),
+    config: str | None = Option(None, "--config", envvar=keyring.CONFIG_ENV, metavar="PREFIX",
+                                help="SSM config prefix; the active key is PREFIX's fernet key version."),
     frame_size: str = Option("1M", "--frame-size", help="Plaintext bytes per frame (1..64M)."),
     threads: int = Option(streamfmt.default_threads(), "--threads", min=1, max=streamfmt.MAX_THREADS,
                           help="Frames sealed in parallel (output stays in order)."),
     summary: bool = Option(False, "--summary", help="Print one JSON line on stderr: key ID, bytes in/out, "
                            "frames, xxh3-128 of the plaintext."),
-    expected_size: Optional[str] = Option(None, "--expected-size", metavar="N",
-                                          help="Exact input size (e.g. 12GiB): the stream is sealed only if "
-                                          "exactly N bytes arrive, and its header records N."),
+    expected_size: str | None = Option(None, "--expected-size", metavar="N",
+                                       help="Exact input size (e.g. 12GiB): the stream is sealed only if "
+                                       "exactly N bytes arrive, and its header records N."),
     announced: bool = Option(False, "--announced", help="Input starts with a length announcement "
                              "(`hdfs2s3kit cat --announce SRC`): like --expected-size with that length."),
 ):

@@ -2,7 +2,6 @@
 
 import socket
 import sys
-from typing import List, Optional
 
 from .. import aws, errors, identity, s3put, sitepolicy, status, stdfds, sts, verbosity
 from . import clikit, common
@@ -17,24 +16,24 @@ HELP = ("Upload stdin to s3://BUCKET/KEY as one object, or nothing at all. "
 
 def command(
     url: str = Argument(..., metavar="s3://BUCKET/KEY"),
-    role_arn: Optional[str] = opts.ROLE_ARN,
+    role_arn: str | None = opts.ROLE_ARN,
     assume_role: bool = opts.ASSUME_ROLE,
-    config: Optional[str] = opts.CONFIG,
+    config: str | None = opts.CONFIG,
     session_duration: int = opts.SESSION_DURATION,
-    expected_size: Optional[str] = Option(None, help="Exact input size (e.g. 12GiB); any other count aborts."),
-    framed: Optional[bool] = Option(None, "--framed/--raw",
-                                    help="Input is a fernet-encrypt stream (default: detect its magic)."),
-    part_size: Optional[str] = Option(None, help="First part size (default 8MiB, growing for long streams)."),
-    concurrency: Optional[int] = Option(None, min=1, max=64, help="Parts in flight (default 6)."),
-    checksum_algorithm: Optional[str] = Option(None, help="CRC64NVME, CRC32C or CRC32 (default: best available)."),
+    expected_size: str | None = Option(None, help="Exact input size (e.g. 12GiB); any other count aborts."),
+    framed: bool | None = Option(None, "--framed/--raw",
+                                 help="Input is a fernet-encrypt stream (default: detect its magic)."),
+    part_size: str | None = Option(None, help="First part size (default 8MiB, growing for long streams)."),
+    concurrency: int | None = Option(None, min=1, max=64, help="Parts in flight (default 6)."),
+    checksum_algorithm: str | None = Option(None, help="CRC64NVME, CRC32C or CRC32 (default: best available)."),
     overwrite: bool = Option(False, "--overwrite", help="Replace an existing object."),
-    metadata: List[str] = objopts.METADATA,
-    tag: List[str] = objopts.TAG,
-    storage_class: Optional[str] = objopts.STORAGE_CLASS,
-    sse: Optional[str] = objopts.SSE,
-    sse_kms_key_id: Optional[str] = objopts.SSE_KMS_KEY_ID,
-    bwlimit: Optional[str] = objopts.BWLIMIT,
-    progress: Optional[bool] = Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
+    metadata: list[str] = objopts.METADATA,
+    tag: list[str] = objopts.TAG,
+    storage_class: str | None = objopts.STORAGE_CLASS,
+    sse: str | None = objopts.SSE,
+    sse_kms_key_id: str | None = objopts.SSE_KMS_KEY_ID,
+    bwlimit: str | None = objopts.BWLIMIT,
+    progress: bool | None = Option(None, "--progress/--no-progress", help="Default: when stderr is a TTY."),
 ):
     obj = (storage_class, tag, metadata, sse, sse_kms_key_id)
     return common.run(PROG, _main, url, role_arn, assume_role, config, session_duration, expected_size, framed,
