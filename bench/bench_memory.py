@@ -4,7 +4,7 @@
 
 against bench/discard_s3.py on 127.0.0.1 (it reads every byte and keeps none, so 128 GiB
 runs in minutes; moto would have to hold the object in RAM). Peak RSS is wait4's ru_maxrss
-of exactly the s3-put-sts process. The reference, measured in the same run, is the same
+of exactly the s3-put-sts process (started by a small launcher: see _LAUNCH). The reference, measured in the same run, is the same
 command on a 1-byte input: the interpreter, boto3 and the client, without part buffers.
 
 Target (issue 12): peak RSS <= 128 MiB for any known size up to 1 TiB; the bound the
@@ -70,17 +70,34 @@ def run_one(url, size, known, part_size=None, buffer_cap=None, bwlimit=None):
     args.append(f"s3://bench-memory/{'known' if known else 'unknown'}-{size}-{_RUNS}")
     src = subprocess.Popen(["head", "-c", str(size), "/dev/zero"], stdout=subprocess.PIPE)
     t0 = time.monotonic()
-    put = subprocess.Popen(args, stdin=src.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    r, w = os.pipe()
+    put = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCH, str(w), *args], stdin=src.stdout,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, pass_fds=(w,))
+    os.close(w)
     src.stdout.close()
     out = put.stdout.read()
     err = put.stderr.read()
-    _, status, ru = os.wait4(put.pid, 0)
-    put.returncode = os.waitstatus_to_exitcode(status)
+    put.wait()
+    with os.fdopen(r, "rb") as f:
+        maxrss = int(f.read() or 0)
     src.wait()
     wall = time.monotonic() - t0
     if put.returncode:
         raise SystemExit(f"bench memory: s3-put-sts exit {put.returncode}: {err.decode().strip()}")
-    return ru.ru_maxrss * 1024, wall, out
+    return maxrss * 1024, wall, out
+
+
+# A child's ru_maxrss includes the peak RSS of the process it was forked from (the kernel folds
+# the old memory's high-water mark in at exec), so s3-put-sts started from this process (which
+# also runs the stand-in server) could show this process's peak. A small launcher (python -S,
+# ~8 MiB, below any s3-put-sts run) starts it instead and reports the child's own ru_maxrss.
+_LAUNCH = """import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, st, ru = os.wait4(pid, 0)
+os.write(int(sys.argv[1]), str(ru.ru_maxrss).encode())
+code = os.waitstatus_to_exitcode(st)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 def main():
@@ -99,7 +116,7 @@ def main():
             if bw:
                 rows.append((n, True, tib_part, None, "as@1Ti", bw))
                 rows.append((n, True, tib_part, 2 * tib_part, "2buf", bw))
-        print(f"reference: s3-put-sts on 1 byte: peak RSS {base / MiB:.0f} MiB (interpreter and S3 client)")
+        print(f"reference: s3-put-sts on 1 byte: peak RSS {base / MiB:.1f} MiB (interpreter and S3 client)")
         print(f"{'size':>9} {'length':>8} {'part':>9} {'buffers':>7} {'peak RSS':>9} {'- ref':>7} "
               f"{'stated bound':>12} {'target':>7} {'MiB/s':>6}")
         bad = 0
@@ -116,12 +133,13 @@ def main():
                                                       stream_bytes=n)
             # 128 MiB while a part fits in the buffer cap; beyond, the stated formula (+ a few MiB
             # of sockets and interpreter churn)
-            ok = rss <= max(TARGET, base + bound + SLACK)
+            # at 1 TiB itself the target is the issue's: the whole process in 128 MiB
+            ok = rss <= (TARGET if label == "as@1Ti" else max(TARGET, base + bound + SLACK))
             bad += not ok and not cap
             rate = n / wall / MiB
             speeds.setdefault((label, rate_limit), []).append(rate)
             print(f"{label + (' bw' if rate_limit else ''):>9} {'known' if known else 'unknown':>8} {part / MiB:>7.0f}Mi {bufs:>7} "
-                  f"{rss / MiB:>7.0f}Mi {(rss - base) / MiB:>5.0f}Mi {bound / MiB:>10.0f}Mi "
+                  f"{rss / MiB:>7.1f}Mi {(rss - base) / MiB:>5.1f}Mi {bound / MiB:>10.0f}Mi "
                   f"{('ok' if ok else 'OVER') if not cap else '-':>7} {rate:>6.0f}", flush=True)
         for limit in sorted({k[1] for k in speeds if k[0] == "as@1Ti"}, key=str):
             one, two = max(speeds[("as@1Ti", limit)]), max(speeds[("2buf", limit)])
@@ -129,9 +147,9 @@ def main():
                   f"{one:.0f} MiB/s, two buffers {two:.0f} MiB/s (best of {len(speeds[('2buf', limit)])}; "
                   f"one/two = {one / two:.2f})")
         print(f"1 TiB at 128 MiB needs a client of <= {(TARGET - tib_part) / MiB:.0f} MiB of its own "
-              f"(this one: {base / MiB:.0f} MiB)")
+              f"(this one: {base / MiB:.1f} MiB)")
         print("stated bound = part buffers the uploader may hold (s3put.memory_plan), on top of the reference; "
-              f"target = max(128 MiB, reference + bound + {SLACK // MiB} MiB); as@1Ti = a 1 TiB input's part "
+              f"target = max(128 MiB, reference + bound + {SLACK // MiB} MiB), 128 MiB for as@1Ti; as@1Ti = a 1 TiB input's part "
               "size on a smaller input (peak RSS depends on the part, not the total); 2buf = the same with "
               "the buffer cap raised (HDFS2S3_TEST_BUFFER_CAP) to two parts, for the throughput")
         return 1 if bad else 0

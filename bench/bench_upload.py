@@ -3,7 +3,8 @@
     aws s3 cp - s3://...                       (the reference, awscli in its own venv)
     s3-put-sts s3://...                        (raw)
     fernet-encrypt | s3-put-sts s3://...       (both processes counted)
-    transfer's path in one process             (EncryptingReader into s3put.upload)
+    transfer's path in one process             (EncryptingReader into s3put.upload, lean S3 client as
+                                               transfer gets it; a second row on botocore's client)
 
 into a moto server started here, over plain HTTP and over HTTPS (real S3 is
 HTTPS: botocore then skips payload signing and streams checksums in trailers,
@@ -168,15 +169,19 @@ def crypto_floor(size):
     return (time.process_time() - t0) / (frames * MiB / GiB)
 
 
-def inprocess_put(key_file, url):
-    """The pipeline's work in one process: stdin -> EncryptingReader -> s3put.upload."""
+def inprocess_put(key_file, url, client="lean"):
+    """The pipeline's work in one process: stdin -> EncryptingReader -> s3put.upload, on the lean
+    S3 client as transfer gets it (sts.session_for(lean=...)), or on botocore's."""
     if not os.environ.get("PYTHONPATH"):   # a (before) row: the tree on PYTHONPATH, not this one
         sys.path.insert(0, ROOT)
-    from hdfs2s3kit import aws, fastio, keyring, s3put, streamfmt
+    from hdfs2s3kit import aws, fastio, keyring, s3put, streamfmt, sts
 
     key_id, key = keyring.from_key_file(key_file).active()
     bucket, name = aws.parse_s3_url(url)
-    s3 = aws.s3_client(aws.base_session(), concurrency=s3put.DEFAULT_CONCURRENCY)
+    session = sts.session_for(assume_role=False, lean="bench")[0] if client == "lean" else aws.base_session()
+    s3 = aws.s3_client(session, concurrency=s3put.DEFAULT_CONCURRENCY)
+    if client == "lean" and not getattr(s3, "lean", False):
+        raise SystemExit("bench: the lean S3 client was declined here (leanaws.plan)")
     src, _ = fastio.std_streams()
     with streamfmt.EncryptingReader(src, key_id, key) as enc:
         s3put.upload(enc, bucket, name, s3=s3, framed=True)
@@ -258,6 +263,8 @@ def main():
                          [[enc, "--key-file", key_file], put + [f"s3://{BUCKET}/enc"]]))
             ours.append(("transfer's path, one process", [[sys.executable, os.path.abspath(__file__),
                                                            "--inprocess-put", key_file, f"s3://{BUCKET}/one"]]))
+            ours.append(("  the same on botocore", [[sys.executable, os.path.abspath(__file__), "--inprocess-put",
+                                                     key_file, f"s3://{BUCKET}/oneb", "botocore"]]))
         # the reference is the command as users type it (with its progress lines)
         runs = [("aws s3 cp -", [[aws, "s3", "cp", "-", f"s3://{BUCKET}/aws"]], {})] if aws else []
         runs += [(name, cmds, {}) for name, cmds in ours]
@@ -318,5 +325,5 @@ def main():
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--inprocess-put"]:
-        sys.exit(inprocess_put(*sys.argv[2:4]))
+        sys.exit(inprocess_put(*sys.argv[2:5]))
     sys.exit(main())

@@ -14,9 +14,19 @@ from .errors import UsageError
 
 
 class _LazyCrt:
-    """awscrt's checksums, imported on first use of a large buffer: loading the native
-    library costs ~90 ms of CPU, most of a small upload's start-up. Inputs up to SMALL bytes
-    are hashed by the table-driven code below instead (identical values)."""
+    """awscrt's checksums, loaded on first use of a large buffer: loading the native library costs
+    ~90 ms of CPU, most of a small upload's start-up. Inputs up to SMALL bytes are hashed by the
+    table-driven code below instead (identical values).
+
+    The CRC entry points are called through ctypes WITHOUT initialising the `_awscrt` extension
+    module: its init (aws-c-common, aws-c-io, its own libcrypto, event loops...) adds ~4.7 MiB of
+    RSS that a CRC never uses, and at 1 TiB every MiB counts (issue 12: peak <= 128 MiB with a
+    105 MiB part). The bound functions are awscrt's own Python wrappers (aws_py_checksums_*:
+    argument parsing, the GIL released for large buffers), so values and threading are awscrt's.
+    They are checked against the standard check values on load; if anything differs or is
+    missing, the ordinary `from awscrt import checksums` is used."""
+
+    _CHECK = {"crc32c": 0xE3069283, "crc64nvme": 0xAE8B14860A799888}   # of b"123456789"
 
     def __init__(self):
         import importlib.util
@@ -29,9 +39,14 @@ class _LazyCrt:
 
     def _load(self):
         if self._mod is None:
-            from awscrt import checksums
+            import sys
 
-            self._mod = checksums
+            if "_awscrt" not in sys.modules:      # initialised by someone else: nothing to save
+                self._mod = _native_crcs(self._CHECK)
+            if self._mod is None:
+                from awscrt import checksums
+
+                self._mod = checksums
         return self._mod
 
     def crc32c(self, data, prev=0):
@@ -39,6 +54,41 @@ class _LazyCrt:
 
     def crc64nvme(self, data, prev=0):
         return _small("CRC64NVME", data, prev) if len(data) <= SMALL else self._load().crc64nvme(data, prev)
+
+
+class _NativeCrcs:
+    """crc32c(data, prev) / crc64nvme(data, prev) over awscrt's wrappers bound with ctypes."""
+
+    def __init__(self, fns):
+        self._fns = fns
+
+    def crc32c(self, data, prev=0):
+        return self._fns["crc32c"](None, (data, prev))
+
+    def crc64nvme(self, data, prev=0):
+        return self._fns["crc64nvme"](None, (data, prev))
+
+
+def _native_crcs(check):
+    """-> _NativeCrcs, or None when awscrt's binary does not offer what it must (another build)."""
+    try:
+        import ctypes
+        import importlib.util
+
+        spec = importlib.util.find_spec("_awscrt")
+        if spec is None or not spec.origin:
+            return None
+        # PyDLL: called with the GIL held and Python errors raised, as for any C function of a
+        # module; the wrapper itself releases the GIL around large buffers.
+        lib = ctypes.PyDLL(spec.origin)
+        proto = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.py_object, ctypes.py_object)
+        fns = {name: proto(("aws_py_checksums_" + name, lib)) for name in check}
+        crcs = _NativeCrcs(fns)
+        if all(getattr(crcs, name)(b"123456789", 0) == want for name, want in check.items()):
+            return crcs
+    except Exception:  # noqa: BLE001 - any doubt: the ordinary import
+        pass
+    return None
 
 
 SMALL = 16 * 1024

@@ -46,15 +46,21 @@ GROWTH_PARTS = 1024
 # ONE: the part is read, then sent (and retried from the same buffer), and only
 # then is the next part read -- the reader blocks meanwhile. Parts must be
 # >= size/10,000 and a part has to be held until S3 acknowledged it, so one part
-# is the least any uploader can hold. Peak RSS = the client's own (interpreter
-# + boto3, 57-67 MiB measured by bench/bench_memory.py) + the part buffers:
-#   <= client + 48 MiB while two parts fit (parts <= 24 MiB: known sizes up to
-#   234 GiB, reading overlaps sending; measured 90-111 MiB), the same with one
-#   part up to 48 MiB (468 GiB), then client + 1 x ceil(size / 10,000) in MiB
-#   (memory_plan). 1 TiB needs 105 MiB parts: measured 163 MiB peak (57 + 106)
-#   with the botocore client, 135 MiB (24 + 111) with s3-put-sts's lean one, so
-#   NOT <= 128 MiB yet. A map task's container must allow the
-#   bound for its largest file.
+# is the least any uploader can hold. Peak RSS (bench/bench_memory.py, into a discarding stand-in):
+#   peak = client + buffers x part + crc, where
+#     client  = the process's own before any part: 21-22 MiB for s3-put-sts (interpreter, lean S3
+#               client; 57-67 MiB with botocore, as transfer/the mapper may still use),
+#     buffers x part = memory_plan's bound: <= BUFFER_CAP (48 MiB) while two parts fit in it (known
+#               sizes up to 234 GiB, reading overlaps sending; measured 55/66/77 MiB peak at 1/16/128
+#               GiB known, 71 MiB at 16 GiB unknown), the same with one part up to 48 MiB (468 GiB),
+#               then 1 x ceil(size / 10,000) rounded up to a MiB,
+#     crc     = ~1.3 MiB: awscrt's CRC code mapped (not its runtime: checksums._native_crcs).
+#   In one-buffer mode nothing else is per part: the part goes out from the reading thread (no part
+#   threads, whose malloc arenas, stacks and connections cost ~1 MiB), zero-copy (_Body), and S3's
+#   flat answers are parsed without ElementTree. 1 TiB: 21.2 + 105 + 1.3 -> measured 127.2-127.8
+#   MiB (was 133 MiB: awscrt's runtime initialised ~4.7 MiB, six idle part threads, ElementTree).
+#   That is <= 128 MiB with well under 1 MiB to spare: anything the client adds at start-up
+#   comes out of it. A map task's container must allow the bound for its largest file.
 # HDFS2S3_TEST_BUFFER_CAP (bytes or a size such as 8MiB) replaces the cap, for
 # tests and bench/bench_memory.py only (not a user option).
 def _test_buffer_cap(default):
@@ -247,7 +253,8 @@ class _Source:
 
 
 class _Uploader:
-    """One upload: the calling thread reads and gates, worker threads checksum and send parts."""
+    """One upload: the calling thread reads and gates, worker threads checksum and send parts
+    (in one-buffer mode the calling thread sends too: _dispatch)."""
 
     def __init__(self, src, bucket, key, *, s3, framed, expected_size, part_size, concurrency,
                  checksum_algorithm, overwrite, metadata, progress, record, precheck=True, bwlimit=None,
@@ -359,10 +366,30 @@ class _Uploader:
         return buffer_limit(size, self.concurrency)
 
     def _start_workers(self, n):
-        for i in range(n):
+        for i in range(len(self.workers), n):
             t = threading.Thread(target=self._worker, name=f"s3put-part-{i}", daemon=True)
             t.start()
             self.workers.append(t)
+
+    def _dispatch(self, number, buf, size, part_size):
+        """Send a part: in this thread when it is the one buffer there may be (nothing else is in
+        flight then: the pool gave it out only once every other buffer was back and dropped), else
+        by the workers. With `limit` buffers at most limit - 1 parts are in flight (one is being
+        filled), so no more workers are started than that. In one-buffer mode no part thread
+        exists at all: each costs a glibc malloc arena, a stack and a connection of its own,
+        ~1 MiB of RSS next to the one part at 1 TiB (issue 12)."""
+        limit = self._limit(part_size)
+        if limit == 1:
+            try:
+                if self.error is None:
+                    self._send_part(number, buf, size)
+            except Exception as e:  # noqa: BLE001 - the same error a worker would have reported
+                raise aws.as_kit_error(e, f"UploadPart {number} of {self.url}") from None
+            finally:
+                self.pool.release(buf)
+            return
+        self._start_workers(min(self.concurrency, limit - 1))
+        self.jobs.put((number, buf, size))
 
     def _worker(self):
         while True:
@@ -533,12 +560,11 @@ class _Uploader:
                                              lambda e: self._aws_error(e, "CreateMultipartUpload"), **kw)
             if self.rec is not None:
                 self.rec["upload_id"] = self.upload_id
-        self._start_workers(self.concurrency)
         size = self.part_size
         number = 1
         buf, got = first, n
         while True:
-            self.jobs.put((number, buf, got))
+            self._dispatch(number, buf, got, size)
             if not self.part_sizes or self.part_sizes[-1] != got:
                 self.part_sizes.append(got)
             if eof:
