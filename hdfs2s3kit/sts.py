@@ -193,15 +193,17 @@ def lean_assumed_session(role_arn, base, *, duration=3600, refresh_margin=None, 
     return sess
 
 
-def _lean_base(region, scope, prog):
-    """A lean base session when the lean path applies (leanaws.plan), else None; the choice said at -v."""
+def lean_base(region, scope, prog, *, say=True):
+    """A lean base session when the lean path applies (leanaws.plan), else None; the choice said
+    at -v (unless say=False: a second look, with the config's region, at an answer given)."""
     from . import leanaws
 
     p = leanaws.plan(region=region, buckets=sorted({b for b, _k, _p in scope or ()}))
     if not p.lean:
         verbosity.detail(prog, f"AWS client: botocore ({p.reason})")
         return None
-    verbosity.detail(prog, f"AWS client: lean ({p.source} credentials)")
+    if say:
+        verbosity.detail(prog, f"AWS client: lean ({p.source} credentials)")
     return leanaws.LeanSession(p.region, p.credentials, p.source)
 
 
@@ -214,16 +216,23 @@ def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration
     needed, so --role-arn/--no-assume-role work without one. `scope` ([(bucket, key,
     is_prefix)]) becomes the session policy (session_policy).
 
-    `lean` (a program name for the -v line) allows the lean path (leanaws): a LeanSession, used
-    only through aws.s3_client, whenever leanaws.plan says it does what botocore would.
+    `lean` (a program name for the -v line) allows the lean path (leanaws): a LeanSession (its
+    clients from aws.client/aws.s3_client, no botocore) whenever leanaws.plan says it does what
+    botocore would; the config is then read over the lean SSM client too.
     """
     from . import config as _config
 
+    # on the lean path the config itself is read lean (SSM in the environment's region, as
+    # botocore's base_session would), then the base session takes the config's region
+    first = lean_base(None, scope, lean) if lean else None
     cfg = None
     if _config.resolve_prefix(config_prefix) or (assume_role and not role_arn):
-        cfg = _config.load_config(config_prefix)
+        cfg = _config.load_config(config_prefix, session=first)
     region = cfg.get("region") if cfg is not None else None
-    base = (_lean_base(region, scope, lean) if lean else None) or aws.base_session(region=region)
+    base = first
+    if first is not None and region and region != first.region_name:
+        base = lean_base(region, scope, lean, say=False)
+    base = base or aws.base_session(region=region)
     if not assume_role:
         return base, None, None, cfg
     if not role_arn:
