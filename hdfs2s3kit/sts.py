@@ -18,7 +18,7 @@ import posixpath
 import re
 import socket
 
-from . import aws, errors, hadoopident, verbosity
+from . import aws, errors, verbosity
 
 # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; with a
 # short session those windows would cover the whole lifetime and every request
@@ -32,6 +32,8 @@ def session_name(user=None, host=None, pid=None):
     """RoleSessionName `user@host-pid` for CloudTrail, in STS's charset and 2..64 chars."""
     # the effective uid, not $USER/$LOGNAME: CloudTrail must name who really ran it; and the
     # Hadoop identity the process reads HDFS as, when that is more than the same plain name
+    from . import hadoopident   # here: ~9 ms of imports (dataclasses) that notify never needs
+
     user = user or hadoopident.who()[1]
     host = (host or socket.gethostname()).split(".")[0]
     pid = os.getpid() if pid is None else pid
@@ -94,6 +96,8 @@ def source_identity(user=None):
     """SourceIdentity: the real user's name in STS's charset, 2..64 characters; with the Hadoop
     principal the process read HDFS as (`alice+alice@EXAMPLE.COM`) when that is more than the
     same plain name (hadoopident.who)."""
+    from . import hadoopident
+
     name = _BAD.sub("_", user or hadoopident.who()[0])[:64]
     return name if len(name) >= 2 else (name + "__")[:2]
 

@@ -221,9 +221,22 @@ class Setup:
         """The session S3 calls use: the config's role through STS, unless told not to."""
         return self._once("session", self._assume)
 
+    def _s3_base(self):
+        """base_session, unless it is lean and the run's scope holds a bucket the lean S3 client
+        does not take (access point, directory bucket): then botocore's, said at -v."""
+        base = self.base_session
+        if getattr(base, "lean", False) and self.scope:
+            from . import aws, leanaws, verbosity
+
+            p = leanaws.plan(region=self.region, buckets=sorted({b for b, _k, _p in self.scope}))
+            if not p.lean:
+                verbosity.detail(self.lean, f"AWS client: botocore ({p.reason})")
+                self._built["base_session"] = base = aws.base_session(region=self.region)
+        return base
+
     def _assume(self):
         if not self.assume_role:
-            return self.base_session
+            return self._s3_base()
         role = self.role_arn
         if not role:
             raise errors.ConfigError(
@@ -235,18 +248,11 @@ class Setup:
         from . import sts
 
         self.session_name = sts.session_name()
-        base = self.base_session
+        base = self._s3_base()
         if getattr(base, "lean", False):
-            from . import aws, leanaws
-
-            buckets = sorted({b for b, _k, _p in self.scope or ()})
-            if leanaws.plan(region=self.region, buckets=buckets).lean:
-                kw = {"session_name": self.session_name, "external_id": self.config.get("role_external_id"),
-                      "policy": sts.session_policy(self.scope, self.region or base.region_name)
-                      if self.scope else None}
-                return sts.lean_assumed_session(role, base, **kw)
-            # a bucket the lean S3 client does not take (access point, directory bucket)
-            self._built["base_session"] = base = aws.base_session(region=self.region)
+            policy = sts.session_policy(self.scope, self.region or base.region_name) if self.scope else None
+            return sts.lean_assumed_session(role, base, session_name=self.session_name, policy=policy,
+                                            external_id=self.config.get("role_external_id"))
         kw = {"base": base, "session_name": self.session_name, "region": self.region}
         if self.config.get("role_external_id"):
             kw["external_id"] = self.config.get("role_external_id")

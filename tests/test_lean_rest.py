@@ -278,3 +278,17 @@ def test_a_map_task_imports_no_botocore(kit, tmp_path):  # noqa: F811
     mods = _imported(r.stderr)
     assert "hdfs2s3kit.mapper" in mods and not _botocore_in(mods)
     assert any(k.startswith("_manifests/") or "/_manifests/" in k for k in kit.objects())
+
+
+def test_an_access_point_in_a_transfers_scope_keeps_botocore_for_its_s3_session(aws_env):
+    from hdfs2s3kit import transfer
+
+    def setup(scope):
+        s = transfer.Setup(config.Config(None, {"region": "us-east-1"}), assume_role=False, lean="transfer")
+        s.scope = scope
+        return s
+
+    assert getattr(setup([("plain-bucket", "in/", True)]).session, "lean", False)
+    ap = "arn:aws:s3:us-east-1:123456789012:accesspoint/ap"
+    session = setup([(ap, "in/", True)]).session
+    assert not getattr(session, "lean", False) and session.region_name == "us-east-1"
