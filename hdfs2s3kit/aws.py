@@ -21,7 +21,45 @@ def base_session(region=None, profile=None):
     return boto3.session.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION") or None)
 
 
+class NoLeanClient(errors.KitError):
+    """A call the lean path has no client for, on a lean session: a bug to fix (add the client,
+    or keep that command on botocore), never a silent botocore import."""
+
+
+LEAN_SERVICES = ("s3", "ssm", "sns", "cloudwatch", "sts")
+
+
+def _lean_client(session, service, *, retries, region, kw):
+    region = region or session.region_name
+    if not region:
+        raise no_region_error(service)
+    if service == "s3":
+        from . import s3wire
+
+        return s3wire.S3Client(session.credentials, region)
+    # botocore's standard mode: max_attempts retries after the first attempt; its connect and
+    # read timeouts (the monitoring clients give up fast: metrics.MONITORING_CLIENT)
+    timeouts = None
+    if "connect_timeout" in kw or "read_timeout" in kw:
+        timeouts = (kw.get("connect_timeout", awshttp.TIMEOUT), kw.get("read_timeout", awshttp.TIMEOUT))
+    if service == "ssm":
+        from . import jsonwire
+
+        return jsonwire.SSMClient(session.credentials, region, attempts=retries + 1, timeouts=timeouts)
+    from . import querywire
+
+    cls = querywire.CLIENTS.get(service)
+    if cls is None:
+        raise NoLeanClient(f"internal error: no lean client for {service} (lean: {', '.join(LEAN_SERVICES)}); "
+                           f"set HDFS2S3_AWS_CLIENT=botocore to run this command")
+    return cls(session.credentials, region, attempts=retries + 1, timeouts=timeouts)
+
+
 def client(session, service, *, max_pool=10, retries=5, region=None, **kw):
+    """A boto3 client; on a lean session (leanaws.LeanSession) the lean one for s3, ssm, sns,
+    cloudwatch and sts (same calls, same answers and errors), and NoLeanClient for any other."""
+    if getattr(session, "lean", False):
+        return _lean_client(session, service, retries=retries, region=region, kw=kw)
     import botocore.config
     import botocore.exceptions
 

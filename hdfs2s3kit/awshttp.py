@@ -179,21 +179,25 @@ def _dropped(conn):
     return bool(r)      # readable while idle: EOF (the server closed it) or junk
 
 
-def _connection(scheme, host, port):
+def _connection(scheme, host, port, timeouts=None):
     import http.client
 
     pool = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = {}
-    key = (scheme, host, port)
+    # clients with their own timeouts (the monitoring ones) keep their own connections: one
+    # endpoint (an emulator, a VPC endpoint) may serve S3 and SNS alike
+    key = (scheme, host, port) + (tuple(timeouts) if timeouts else ())
     conn = pool.get(key)
     if conn is not None and _dropped(conn):
         conn.close()
     if conn is None:
+        connect = timeouts[0] if timeouts else TIMEOUT
         if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=TIMEOUT, context=tls_context())
+            conn = http.client.HTTPSConnection(host, port, timeout=connect, context=tls_context())
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+            conn = http.client.HTTPConnection(host, port, timeout=connect)
+        conn.read_timeout = timeouts[1] if timeouts else None
         pool[key] = conn
     return conn
 
@@ -203,6 +207,8 @@ def _connect(conn):
     if conn.sock is not None:
         return
     conn.connect()
+    if getattr(conn, "read_timeout", None):
+        conn.sock.settimeout(conn.read_timeout)   # botocore: separate connect and read timeouts
     try:
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
@@ -290,10 +296,16 @@ def amz_date(now=None):
 class Transport:
     """Signed requests to one service in one region, retried as botocore's standard mode."""
 
-    def __init__(self, service, region, credentials, *, endpoint=None, attempts=TOTAL_ATTEMPTS):
+    def __init__(self, service, region, credentials, *, endpoint=None, attempts=TOTAL_ATTEMPTS, timeouts=None,
+                 error_parser=None):
+        """`timeouts` (connect, read) seconds, default TIMEOUT both; `error_parser(status, reason,
+        headers, data)` -> a boto-shaped error response, default error_response (XML): the JSON
+        protocols give their own (jsonwire), so that retries see the real error code."""
         self.service, self.region, self.credentials = service, region, credentials
         self.endpoint = endpoint or endpoint_for(service, region)
         self.attempts = attempts
+        self.timeouts = timeouts
+        self.error_parser = error_parser or error_response
 
     def send(self, op, method, host, path, params, headers, body=None, *, payload_hash, retry=True,
              check=None, desc="", stream=False):
@@ -346,7 +358,7 @@ class Transport:
         if start is not None:
             body.seek(start)
         ep = self.endpoint
-        conn = _connection(ep.scheme, ep.host, ep.port)
+        conn = _connection(ep.scheme, ep.host, ep.port, self.timeouts)
         try:
             try:
                 _connect(conn)
@@ -379,7 +391,7 @@ class Transport:
             conn.close()
         status = resp.status
         if status >= 300:
-            raise ClientError(error_response(status, resp.reason, rh, data if method != "HEAD" else b""), op)
+            raise ClientError(self.error_parser(status, resp.reason, rh, data if method != "HEAD" else b""), op)
         if check is not None:
             check(status, rh, data, op)
         return status, rh, data, retries

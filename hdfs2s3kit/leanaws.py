@@ -174,36 +174,18 @@ class AssumedCredentials:
 
 def assume_role_fetcher(base_credentials, region, params):
     """-> fetch() calling STS AssumeRole with `params` (RoleArn, RoleSessionName, ...) ->
-    ((access_key, secret_key, token), expiry)."""
-    import hashlib
-    import urllib.parse
+    ((access_key, secret_key, token), expiry), over querywire's STS client (the form encoded
+    as botocore encodes it)."""
+    from . import awshttp, querywire
 
-    from . import awshttp
-
-    t = awshttp.Transport("sts", region, base_credentials)
-    ep = t.endpoint
+    sts = querywire.STSClient(base_credentials, region)
 
     def fetch():
-        # encoded as botocore's query serializer does (quote_plus, the API's member order): a
-        # server that re-encodes the parsed form to check the signature (moto) gets our bytes
-        order = ("RoleArn", "RoleSessionName", "Policy", "DurationSeconds", "ExternalId", "SourceIdentity")
-        form = [("Action", "AssumeRole"), ("Version", "2011-06-15")]
-        form += [(k, params[k]) for k in order if k in params]
-        form += [(k, v) for k, v in params.items() if k not in order]
-        body = urllib.parse.urlencode(form).encode()
-        h = {"content-type": "application/x-www-form-urlencoded; charset=utf-8", "content-length": str(len(body))}
-        from . import verbosity
-
-        desc = verbosity.describe_params(params) if verbosity.debugging() else ""
-        _, _, data, _ = t.send("AssumeRole", "POST", ep.netloc, (ep.base_path or "") + "/", [], h, body,
-                               payload_hash=hashlib.sha256(body).hexdigest(), desc=desc)
-        root = awshttp.parse_xml(data)
-        got = {k: awshttp.find_text(root, k) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken",
-                                                       "Expiration")}
-        if not all(got.values()):
+        c = sts.assume_role(**params).get("Credentials")
+        if not isinstance(c, dict) or not all(c.get(k) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken",
+                                                                   "Expiration")):
             raise awshttp.ClientError(awshttp.error_response(500, "AssumeRole answer without credentials", {},
                                                              b""), "AssumeRole")
-        return (got["AccessKeyId"], got["SecretAccessKey"], got["SessionToken"]), awshttp.iso_time(got["Expiration"])
+        return (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]), c["Expiration"]
 
     return fetch
-

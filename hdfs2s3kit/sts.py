@@ -18,7 +18,7 @@ import posixpath
 import re
 import socket
 
-from . import aws, errors, hadoopident, verbosity
+from . import aws, errors, verbosity
 
 # botocore refreshes 15 min (advisory) / 10 min (mandatory) before expiry; with a
 # short session those windows would cover the whole lifetime and every request
@@ -32,6 +32,8 @@ def session_name(user=None, host=None, pid=None):
     """RoleSessionName `user@host-pid` for CloudTrail, in STS's charset and 2..64 chars."""
     # the effective uid, not $USER/$LOGNAME: CloudTrail must name who really ran it; and the
     # Hadoop identity the process reads HDFS as, when that is more than the same plain name
+    from . import hadoopident   # here: ~9 ms of imports (dataclasses) that notify never needs
+
     user = user or hadoopident.who()[1]
     host = (host or socket.gethostname()).split(".")[0]
     pid = os.getpid() if pid is None else pid
@@ -94,6 +96,8 @@ def source_identity(user=None):
     """SourceIdentity: the real user's name in STS's charset, 2..64 characters; with the Hadoop
     principal the process read HDFS as (`alice+alice@EXAMPLE.COM`) when that is more than the
     same plain name (hadoopident.who)."""
+    from . import hadoopident
+
     name = _BAD.sub("_", user or hadoopident.who()[0])[:64]
     return name if len(name) >= 2 else (name + "__")[:2]
 
@@ -193,15 +197,17 @@ def lean_assumed_session(role_arn, base, *, duration=3600, refresh_margin=None, 
     return sess
 
 
-def _lean_base(region, scope, prog):
-    """A lean base session when the lean path applies (leanaws.plan), else None; the choice said at -v."""
+def lean_base(region, scope, prog, *, say=True):
+    """A lean base session when the lean path applies (leanaws.plan), else None; the choice said
+    at -v (unless say=False: a second look, with the config's region, at an answer given)."""
     from . import leanaws
 
     p = leanaws.plan(region=region, buckets=sorted({b for b, _k, _p in scope or ()}))
     if not p.lean:
         verbosity.detail(prog, f"AWS client: botocore ({p.reason})")
         return None
-    verbosity.detail(prog, f"AWS client: lean ({p.source} credentials)")
+    if say:
+        verbosity.detail(prog, f"AWS client: lean ({p.source} credentials)")
     return leanaws.LeanSession(p.region, p.credentials, p.source)
 
 
@@ -214,16 +220,23 @@ def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration
     needed, so --role-arn/--no-assume-role work without one. `scope` ([(bucket, key,
     is_prefix)]) becomes the session policy (session_policy).
 
-    `lean` (a program name for the -v line) allows the lean path (leanaws): a LeanSession, used
-    only through aws.s3_client, whenever leanaws.plan says it does what botocore would.
+    `lean` (a program name for the -v line) allows the lean path (leanaws): a LeanSession (its
+    clients from aws.client/aws.s3_client, no botocore) whenever leanaws.plan says it does what
+    botocore would; the config is then read over the lean SSM client too.
     """
     from . import config as _config
 
+    # on the lean path the config itself is read lean (SSM in the environment's region, as
+    # botocore's base_session would), then the base session takes the config's region
+    first = lean_base(None, scope, lean) if lean else None
     cfg = None
     if _config.resolve_prefix(config_prefix) or (assume_role and not role_arn):
-        cfg = _config.load_config(config_prefix)
+        cfg = _config.load_config(config_prefix, session=first)
     region = cfg.get("region") if cfg is not None else None
-    base = (_lean_base(region, scope, lean) if lean else None) or aws.base_session(region=region)
+    base = first
+    if first is not None and region and region != first.region_name:
+        base = lean_base(region, scope, lean, say=False)
+    base = base or aws.base_session(region=region)
     if not assume_role:
         return base, None, None, cfg
     if not role_arn:

@@ -133,8 +133,11 @@ class Setup:
     _LASTING = (errors.CONFIG, errors.NOPERM, errors.NOUSER, errors.USAGE, errors.NOINPUT)
 
     def __init__(self, config=None, *, config_prefix=None, key_file=None, role_arn=None,
-                 assume_role=True, session=None, region=None, hadoop_cmd=None, concurrency=None):
+                 assume_role=True, session=None, region=None, hadoop_cmd=None, concurrency=None, lean=None):
         self.config_prefix = config_prefix
+        # a program name: the lean AWS path (no botocore, sts.lean_base) whenever it does what
+        # botocore would; None keeps botocore (library callers, verify, report)
+        self.lean = lean if session is None else None
         self.key_file = key_file
         self._role_arn = role_arn
         self.assume_role = assume_role
@@ -166,8 +169,20 @@ class Setup:
     def config(self):
         from . import config as config_mod
 
-        return self._once("config", lambda: config_mod.load_config(self.config_prefix,
-                                                                   session=self._built.get("base_session")))
+        return self._once("config", lambda: config_mod.load_config(
+            self.config_prefix, session=self._built.get("base_session") or self._config_session()))
+
+    def _config_session(self):
+        """The session the config is read with before the config's region is known: lean when
+        allowed and it applies (SSM in the environment's region, as botocore's would be), else
+        None (config's own botocore session)."""
+        if not self.lean:
+            return None
+        if "config_session" not in self._built:
+            from . import sts
+
+            self._built["config_session"] = sts.lean_base(None, None, self.lean)
+        return self._built["config_session"]
 
     @property
     def region(self):
@@ -181,7 +196,21 @@ class Setup:
     def base_session(self):
         from . import aws
 
-        return self._once("base_session", lambda: aws.base_session(region=self.region))
+        def build():
+            if self.lean:
+                from . import sts
+
+                first = self._config_session()
+                if first is not None:
+                    region = self.region
+                    if not region or region == first.region_name:
+                        return first
+                    lean = sts.lean_base(region, None, self.lean, say=False)
+                    if lean is not None:
+                        return lean
+            return aws.base_session(region=self.region)
+
+        return self._once("base_session", build)
 
     @property
     def session_started(self):
@@ -192,9 +221,22 @@ class Setup:
         """The session S3 calls use: the config's role through STS, unless told not to."""
         return self._once("session", self._assume)
 
+    def _s3_base(self):
+        """base_session, unless it is lean and the run's scope holds a bucket the lean S3 client
+        does not take (access point, directory bucket): then botocore's, said at -v."""
+        base = self.base_session
+        if getattr(base, "lean", False) and self.scope:
+            from . import aws, leanaws, verbosity
+
+            p = leanaws.plan(region=self.region, buckets=sorted({b for b, _k, _p in self.scope}))
+            if not p.lean:
+                verbosity.detail(self.lean, f"AWS client: botocore ({p.reason})")
+                self._built["base_session"] = base = aws.base_session(region=self.region)
+        return base
+
     def _assume(self):
         if not self.assume_role:
-            return self.base_session
+            return self._s3_base()
         role = self.role_arn
         if not role:
             raise errors.ConfigError(
@@ -206,11 +248,16 @@ class Setup:
         from . import sts
 
         self.session_name = sts.session_name()
-        kw = {"base": self.base_session, "session_name": self.session_name, "region": self.region}
+        base = self._s3_base()
+        if getattr(base, "lean", False):
+            policy = sts.session_policy(self.scope, self.region or base.region_name) if self.scope else None
+            return sts.lean_assumed_session(role, base, session_name=self.session_name, policy=policy,
+                                            external_id=self.config.get("role_external_id"))
+        kw = {"base": base, "session_name": self.session_name, "region": self.region}
         if self.config.get("role_external_id"):
             kw["external_id"] = self.config.get("role_external_id")
         if self.scope:
-            kw["policy"] = sts.session_policy(self.scope, self.region or self.base_session.region_name)
+            kw["policy"] = sts.session_policy(self.scope, self.region or base.region_name)
         return sts.assumed_session(role, **kw)
 
     @property
@@ -295,10 +342,10 @@ class Transfer:
                  policy=None, allowed_groups=None, frame_size=None, threads=None,
                  part_size=None, concurrency=None, checksum_algorithm=None,
                  metrics=True, notify=None, tool=TOOL, progress=False, setup=None,
-                 dry_run=False, bwlimit=None, object_options=None):
+                 dry_run=False, bwlimit=None, object_options=None, lean=None):
         self.setup = setup or Setup(config, config_prefix=config_prefix, key_file=key_file,
                                     role_arn=role_arn, assume_role=assume_role, session=session,
-                                    region=region, hadoop_cmd=hadoop_cmd, concurrency=concurrency)
+                                    region=region, hadoop_cmd=hadoop_cmd, concurrency=concurrency, lean=lean)
         self._policy = policy
         self._allowed_groups = allowed_groups
         self.frame_size = frame_size or framing.DEFAULT_FRAME_SIZE

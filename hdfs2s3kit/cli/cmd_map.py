@@ -21,7 +21,8 @@ def _run(input, run_id, dest, manifests, no_manifest, force, heartbeat, batch, o
                                    os.environ.get("mapreduce_job_id") or manifest.new_run_id())
     dest_root = manifest.parse_root(dest) if dest else None
     reporter = mapper.Reporter()
-    with transfer.Transfer(tool="map", progress=False, **kw) as t:
+    # lean=: no botocore (its import and ~55 MiB per task) whenever the lean path does what it would
+    with transfer.Transfer(tool="map", progress=False, lean="hdfs2s3kit map", **kw) as t:
         writer = None
         # The session may write under the job's roots only (sts.session_policy): --dest (else the
         # config's bucket/prefix) and this run's manifest folder.
