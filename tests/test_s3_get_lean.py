@@ -12,6 +12,7 @@ import sys
 import threading
 
 import pytest
+from harness import tls
 from harness.iam import make_role
 from harness.proc import cmd_path, run
 from harness.proxy import FaultyProxy
@@ -363,24 +364,7 @@ def test_a_cut_body_raises_what_botocore_raises_and_maps_to_unavailable(aws_env,
 
 @pytest.fixture(scope="module")
 def tls_moto(tmp_path_factory):
-    import awscrt  # noqa: F401 - must be importable before the server starts (CRC32C/CRC64NVME)
-    import boto3
-
-    from hdfs2s3kit import localaws
-
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = localaws.self_signed_cert(str(d))
-    proc, url = localaws.start_moto_server(str(d / "server.log"), tls=(cert, key),
-                                           env={"S3_UPLOAD_PART_MIN_SIZE": "1024"})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HDFS2S3_CONFIG"}
-    env.update(AWS_ENDPOINT_URL=url, AWS_CA_BUNDLE=cert, AWS_ACCESS_KEY_ID="testing",
-               AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
-               AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", verify=cert,
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
-    s3.create_bucket(Bucket=BUCKET)
-    yield env, s3, str(d)
-    localaws.stop_moto_server(proc)
+    yield from tls.tls_moto(tmp_path_factory, BUCKET)
 
 
 def test_download_over_https_is_byte_exact_and_an_untrusted_certificate_is_refused(tls_moto):

@@ -9,8 +9,8 @@ import os
 import subprocess
 import sys
 
-import boto3
 import pytest
+from harness import tls
 
 from hdfs2s3kit import localaws
 
@@ -20,21 +20,7 @@ BUCKET = "https-bucket"
 
 @pytest.fixture(scope="module")
 def tls_moto(tmp_path_factory):
-    import awscrt  # noqa: F401 - must be importable before the server starts (CRC32C/CRC64NVME)
-
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = localaws.self_signed_cert(str(d))
-    proc, url = localaws.start_moto_server(str(d / "server.log"), tls=(cert, key),
-                                           env={"S3_UPLOAD_PART_MIN_SIZE": "1024"})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HDFS2S3_CONFIG"}
-    env.update(AWS_ENDPOINT_URL=url, AWS_CA_BUNDLE=cert, AWS_ACCESS_KEY_ID="testing",
-               AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
-               AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull)
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", verify=cert,
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
-    s3.create_bucket(Bucket=BUCKET)
-    yield env, s3, str(d)
-    localaws.stop_moto_server(proc)
+    yield from tls.tls_moto(tmp_path_factory, BUCKET)
 
 
 def _put(env, key, data, *extra):
