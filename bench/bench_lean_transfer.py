@@ -21,18 +21,35 @@ sys.path.insert(0, ROOT)
 
 PREFIX = "/bench/lean"
 BUCKET = "bench-lean"
+TIB_PART = 105 * 1024 * 1024
+
+
+# A child forked from this process (which imports boto3 to seed moto) can report this process's
+# peak as its own ru_maxrss; a small launcher (python -S) starts the command instead and reports
+# the command's own (as bench_memory does).
+_LAUNCH = """import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, st, ru = os.wait4(pid, 0)
+os.write(int(sys.argv[1]), str(ru.ru_maxrss).encode())
+sys.exit(os.waitstatus_to_exitcode(st) & 255)
+"""
 
 
 def run(argv, env, stdin=b"", cwd=None):
+    r, w = os.pipe()
     with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as out:
         fin.write(stdin)
         fin.seek(0)
-        p = subprocess.Popen(argv, stdin=fin, stdout=out, stderr=subprocess.PIPE, env=env, cwd=cwd)
+        p = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCH, str(w), *argv], stdin=fin, stdout=out,
+                             stderr=subprocess.PIPE, env=env, cwd=cwd, pass_fds=(w,))
+        os.close(w)
         err = p.stderr.read()
         _, status, ru = os.wait4(p.pid, 0)
         rc = os.waitstatus_to_exitcode(status)
+        with os.fdopen(r, "rb") as f:
+            maxrss_kib = int(f.read() or 0)
         out.seek(0)
-        return rc, out.read(), err, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+        return rc, out.read(), err, ru.ru_utime + ru.ru_stime, maxrss_kib / 1024
 
 
 def seed(env):
@@ -81,6 +98,20 @@ def main():
                         if rc != 0:
                             raise SystemExit(f"{what} {client}: exit {rc}: {err[-800:].decode(errors='replace')}")
                         rows.setdefault((what, client), []).append((cpu, rss))
+            # what a transfer holds at 1 TiB: one buffer of the part a 1 TiB input gets
+            # (ceil(1 TiB / 10,000) = 105 MiB), on two such parts' worth of input
+            big = os.path.join(tmp, "big.bin")
+            with open(big, "wb") as f:
+                f.truncate(2 * TIB_PART)
+            for client in ("auto", "botocore"):
+                e = dict(env, HDFS2S3_AWS_CLIENT=client, HDFS2S3_TEST_BUFFER_CAP=str(TIB_PART))
+                rc, out, err, cpu, rss = run([kit, "transfer", "--force", "--part-size", str(TIB_PART),
+                                              f"file://{big}"], e, b"", cwd=tmp)
+                if rc != 0:
+                    raise SystemExit(f"transfer as at 1 TiB {client}: exit {rc}: {err[-800:].decode(errors='replace')}")
+                rows[("transfer@1Ti", client)] = [(cpu, rss)]
+            print(f"median of {repeat} interleaved rounds (transfer@1Ti: one run, 210 MiB in 105 MiB parts, "
+                  f"one buffer, as a 1 TiB input is sent);")
             print(f"median of {repeat} interleaved rounds; load: {os.getloadavg()[0]:.2f} (1 min)")
             print(f"{'command':10} {'client':9} {'CPU-s':>6} {'peak RSS MiB':>13}")
             for (what, client), v in rows.items():
