@@ -71,9 +71,10 @@ def test_a_one_buffer_upload_holds_its_part_and_little_else(aws_env, s3, tmp_pat
     ref = min(_seen(aws_env, tmp_path, None, 1, f"ref{i}")[1]["peak_rss"] for i in range(2))
     peak = min(_seen(aws_env, tmp_path, None, 2 * PART + 5, f"big{i}", str(PART))[1]["peak_rss"]
                for i in range(2))
-    # measured: part + ~1.5 MiB (awscrt's CRC code mapped); was part + ~6 MiB (awscrt initialised,
-    # six part threads with their malloc arenas, ElementTree)
-    assert peak - ref <= PART + int(2.5 * MiB), (peak - ref - PART) / MiB
+    # measured: part + ~1.5 MiB here, + 3.1 MiB on a fresh CI machine (awscrt's CRC code mapped,
+    # page-cache and allocator noise); was part + ~6 MiB (awscrt initialised, six part threads with
+    # their malloc arenas, ElementTree): 4.5 MiB keeps the old code failing
+    assert peak - ref <= PART + int(4.5 * MiB), (peak - ref - PART) / MiB
 
 
 def test_one_buffer_mode_sends_from_the_reading_thread_with_no_xml_parser_or_crt_runtime(aws_env, s3, tmp_path):
