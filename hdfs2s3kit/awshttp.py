@@ -293,6 +293,15 @@ def amz_date(now=None):
     return now.strftime("%Y%m%dT%H%M%SZ")
 
 
+class ClientMeta:
+    """A lean client's `.meta`, the parts of boto3's the toolkit reads."""
+
+    def __init__(self, service, region, endpoint):
+        self.service_name = service
+        self.region_name = region
+        self.endpoint_url = endpoint.url
+
+
 class Transport:
     """Signed requests to one service in one region, retried as botocore's standard mode."""
 
@@ -306,6 +315,19 @@ class Transport:
         self.attempts = attempts
         self.timeouts = timeouts
         self.error_parser = error_parser or error_response
+
+    def post(self, op, body, headers, params):
+        """POST `body` to the endpoint's root, as the query and JSON protocols do (querywire,
+        jsonwire); `params` (the caller's kwargs) only for the -v/--debug description."""
+        import hashlib
+
+        from . import verbosity
+
+        desc = verbosity.describe_params(params) if verbosity.debugging() else ""
+        ep = self.endpoint
+        return self.send(op, "POST", ep.netloc, (ep.base_path or "") + "/", [],
+                         {**headers, "content-length": str(len(body))}, body,
+                         payload_hash=hashlib.sha256(body).hexdigest(), desc=desc)
 
     def send(self, op, method, host, path, params, headers, body=None, *, payload_hash, retry=True,
              check=None, desc="", stream=False):

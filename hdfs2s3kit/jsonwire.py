@@ -12,7 +12,6 @@ keys/config` make them, and those never take the lean path.
 """
 
 import datetime
-import hashlib
 import json
 
 from . import awshttp
@@ -51,30 +50,17 @@ def _times(value):
     return value
 
 
-class _Meta:
-    def __init__(self, region, endpoint):
-        self.service_name = "ssm"
-        self.region_name = region
-        self.endpoint_url = endpoint.url
-
-
 class SSMClient:
     def __init__(self, credentials, region, *, attempts=awshttp.TOTAL_ATTEMPTS, timeouts=None):
         ep = awshttp.endpoint_for("ssm", region)
         self._t = awshttp.Transport("ssm", region, credentials, endpoint=ep, attempts=attempts, timeouts=timeouts,
                                     error_parser=error_response)
-        self.meta = _Meta(region, ep)
+        self.meta = awshttp.ClientMeta("ssm", region, ep)
 
     def _call(self, op, params):
-        from . import verbosity
-
         body = json.dumps(params, separators=(",", ":")).encode()
-        h = {"content-type": CONTENT_TYPE, "x-amz-target": f"{TARGET_PREFIX}.{op}", "content-length": str(len(body))}
-        desc = verbosity.describe_params(params) if verbosity.debugging() else ""
-        ep = self._t.endpoint
-        status, headers, data, retries = self._t.send(op, "POST", ep.netloc, (ep.base_path or "") + "/", [], h,
-                                                      body, payload_hash=hashlib.sha256(body).hexdigest(),
-                                                      desc=desc)
+        h = {"content-type": CONTENT_TYPE, "x-amz-target": f"{TARGET_PREFIX}.{op}"}
+        status, headers, data, retries = self._t.post(op, body, h, params)
         out = _times(json.loads(data)) if data else {}
         if not isinstance(out, dict):
             out = {}

@@ -17,7 +17,6 @@ botocore gzips PutMetricData bodies over 10 KiB; we send them plain (CloudWatch 
 
 import base64
 import datetime
-import hashlib
 import math
 import urllib.parse
 
@@ -80,25 +79,14 @@ def encode(action, version, params, maps=None):
 
 
 # -- answers ---------------------------------------------------------------------------------
-def _strip(tag):
-    return tag.rsplit("}", 1)[-1]
-
-
 def to_dict(el):
     """An XML answer element -> dicts of text; `member` children become lists."""
     kids = list(el)
     if not kids:
         return el.text or ""
-    if all(_strip(k.tag) == "member" for k in kids):
+    if all(awshttp._strip(k.tag) == "member" for k in kids):
         return [to_dict(k) for k in kids]
-    return {_strip(k.tag): to_dict(k) for k in kids}
-
-
-class _Meta:
-    def __init__(self, service, region, endpoint):
-        self.service_name = service
-        self.region_name = region
-        self.endpoint_url = endpoint.url
+    return {awshttp._strip(k.tag): to_dict(k) for k in kids}
 
 
 class QueryClient:
@@ -116,30 +104,22 @@ class QueryClient:
             ep = awshttp.Endpoint(f"https://{self.signing_name}.{region}.amazonaws.com", False)
         self._t = awshttp.Transport(self.signing_name, region, credentials, endpoint=ep, attempts=attempts,
                                     timeouts=timeouts)
-        self.meta = _Meta(self.service, region, ep)
+        self.meta = awshttp.ClientMeta(self.service, region, ep)
 
     def _call(self, op, params):
-        from . import verbosity
-
         body = encode(op, self.version, params, self.maps)
-        h = {"content-type": CONTENT_TYPE, "content-length": str(len(body))}
-        desc = verbosity.describe_params(params) if verbosity.debugging() else ""
-        ep = self._t.endpoint
-        status, headers, data, retries = self._t.send(op, "POST", ep.netloc, (ep.base_path or "") + "/", [], h,
-                                                      body, payload_hash=hashlib.sha256(body).hexdigest(),
-                                                      desc=desc)
+        status, headers, data, retries = self._t.post(op, body, {"content-type": CONTENT_TYPE}, params)
         out = {}
+        meta = awshttp._metadata(status, headers, retries)
         if data:
-            root = awshttp.parse_xml(data)
+            root = awshttp.parse_xml(data)     # parsed once: the result and, if need be, the RequestId
             for el in root.iter():
-                if _strip(el.tag) == f"{op}Result":
+                if awshttp._strip(el.tag) == f"{op}Result":
                     got = to_dict(el)
                     out = got if isinstance(got, dict) else {}
                     break
-        meta = awshttp._metadata(status, headers, retries)
-        if not meta["RequestId"] and data:
-            rid = awshttp.find_text(awshttp.parse_xml(data), "RequestId")
-            meta["RequestId"] = rid
+            if not meta["RequestId"]:
+                meta["RequestId"] = awshttp.find_text(root, "RequestId")
         out["ResponseMetadata"] = meta
         return out
 
