@@ -172,6 +172,14 @@ def _result_fields(data):
     return {f: el.text or "" for f, el in _children(awshttp.parse_xml(data)).items()}
 
 
+def _version_part(version_id, part_number):
+    """The query of a HEAD/GET of one version (versionId) and/or one part (partNumber)."""
+    params = [("versionId", version_id)] if version_id else []
+    if part_number is not None:
+        params.append(("partNumber", str(part_number)))
+    return params
+
+
 def _check_200_error(status, headers, data, op):
     """S3 may answer CompleteMultipartUpload 200 and put an <Error> in the body (botocore turns
     it into a 500, which is retried)."""
@@ -222,21 +230,19 @@ class S3Client:
         return ep.netloc, f"{ep.base_path}/{urllib.parse.quote(bucket, safe='~')}{k}"
 
     def _call(self, op, method, bucket, key, params, headers, body=None, *, payload_hash=sigv4.EMPTY_SHA256,
-              check=None, desc_kw=None):
+              check=None, desc_kw=None, stream=False):
         from . import verbosity
 
         host, path = self._where(bucket, key)
         desc = verbosity.describe_params(desc_kw) if verbosity.debugging() and desc_kw else ""
         return self._t.send(op, method, host, path, params, headers, body, payload_hash=payload_hash,
-                            retry=op not in self.meta.events.no_retry, check=check, desc=desc)
+                            retry=op not in self.meta.events.no_retry, check=check, desc=desc, stream=stream)
 
     # -- operations --------------------------------------------------------------------
     def head_object(self, *, Bucket, Key, VersionId=None, PartNumber=None, **kw):
         h = _headers(kw, ("IfMatch", "IfNoneMatch", "ChecksumMode", "ExpectedBucketOwner"), "HeadObject")
-        params = [("versionId", VersionId)] if VersionId else []
-        if PartNumber is not None:      # one part's size (s3get: a COMPOSITE checksum's boundaries)
-            params.append(("partNumber", str(PartNumber)))
-        status, rh, _, n = self._call("HeadObject", "HEAD", Bucket, Key, params, h,
+        # PartNumber: one part's size (s3get: a COMPOSITE checksum's boundaries)
+        status, rh, _, n = self._call("HeadObject", "HEAD", Bucket, Key, _version_part(VersionId, PartNumber), h,
                                       desc_kw=dict(Bucket=Bucket, Key=Key, VersionId=VersionId))
         return _response(status, rh, n)
 
@@ -373,13 +379,9 @@ class S3Client:
         h = _headers(kw, ("IfMatch", "IfNoneMatch", "ExpectedBucketOwner", "RequestPayer"), "GetObject")
         if Range is not None:
             h["range"] = str(Range)
-        params = [("versionId", VersionId)] if VersionId else []
-        if PartNumber is not None:
-            params.append(("partNumber", str(PartNumber)))
-        status, rh, body, n = self._t.send(
-            "GetObject", "GET", *self._where(Bucket, Key), params, h, payload_hash=sigv4.EMPTY_SHA256,
-            retry="GetObject" not in self.meta.events.no_retry, stream=True,
-            desc=_get_desc(Bucket, Key, VersionId, Range))
+        status, rh, body, n = self._call("GetObject", "GET", Bucket, Key, _version_part(VersionId, PartNumber), h,
+                                         stream=True,
+                                         desc_kw=dict(Bucket=Bucket, Key=Key, VersionId=VersionId, Range=Range))
         out = _response(status, rh, n)
         for k, f in _GET_FIELDS.items():
             if k in rh:
@@ -408,10 +410,3 @@ _GET_FIELDS = {
     "x-amz-object-lock-mode": "ObjectLockMode", "x-amz-object-lock-legal-hold": "ObjectLockLegalHoldStatus",
 }
 
-
-def _get_desc(bucket, key, version_id, rng):
-    from . import verbosity
-
-    if not verbosity.debugging():
-        return ""
-    return verbosity.describe_params(dict(Bucket=bucket, Key=key, VersionId=version_id, Range=rng))
