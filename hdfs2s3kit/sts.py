@@ -211,6 +211,17 @@ def lean_base(region, scope, prog, *, say=True):
     return leanaws.LeanSession(p.region, p.credentials, p.source)
 
 
+def lean_in_region(first, region, scope, prog):
+    """The lean session for `region` once the config named it, given `first`, the one the config
+    was read with (the environment's region): `first` itself when the regions agree (or the
+    config names none), else a second look (lean_base, quietly); None: botocore."""
+    if first is None:
+        return None
+    if not region or region == first.region_name:
+        return first
+    return lean_base(region, scope, prog, say=False)
+
+
 def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration=3600, scope=None, lean=None):
     """The session a command works with, and the config it read (or None).
 
@@ -233,10 +244,7 @@ def session_for(*, role_arn=None, assume_role=True, config_prefix=None, duration
     if _config.resolve_prefix(config_prefix) or (assume_role and not role_arn):
         cfg = _config.load_config(config_prefix, session=first)
     region = cfg.get("region") if cfg is not None else None
-    base = first
-    if first is not None and region and region != first.region_name:
-        base = lean_base(region, scope, lean, say=False)
-    base = base or aws.base_session(region=region)
+    base = lean_in_region(first, region, scope, lean) or aws.base_session(region=region)
     if not assume_role:
         return base, None, None, cfg
     if not role_arn:

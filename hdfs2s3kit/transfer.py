@@ -200,14 +200,9 @@ class Setup:
             if self.lean:
                 from . import sts
 
-                first = self._config_session()
-                if first is not None:
-                    region = self.region
-                    if not region or region == first.region_name:
-                        return first
-                    lean = sts.lean_base(region, None, self.lean, say=False)
-                    if lean is not None:
-                        return lean
+                lean = sts.lean_in_region(self._config_session(), self.region, None, self.lean)
+                if lean is not None:
+                    return lean
             return aws.base_session(region=self.region)
 
         return self._once("base_session", build)
