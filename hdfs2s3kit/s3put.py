@@ -384,7 +384,7 @@ class _Uploader:
                 if self.error is None:
                     self._send_part(number, buf, size)
             except Exception as e:  # noqa: BLE001 - the same error a worker would have reported
-                raise aws.as_kit_error(e, f"UploadPart {number} of {self.url}") from None
+                raise self._part_error(number, e) from None
             finally:
                 self.pool.release(buf)
             return
@@ -403,11 +403,15 @@ class _Uploader:
             except BaseException as e:  # noqa: BLE001 - handed to the main thread
                 with self.lock:
                     if self.error is None:
-                        self.error = aws.as_kit_error(e, f"UploadPart {number} of {self.url}")
+                        self.error = self._part_error(number, e)
                 self.pool.wake()
             finally:
                 self.pool.release(buf)
                 self.jobs.task_done()
+
+    def _part_error(self, number, e):
+        """A part's failure as the run reports it, from a worker or (one buffer) the reader."""
+        return aws.as_kit_error(e, f"UploadPart {number} of {self.url}")
 
     def _send_part(self, number, buf, size):
         mv = memoryview(buf)[:size]
