@@ -10,13 +10,6 @@ from hdfs2s3kit import errors, s3cleanup
 BUCKET = "cleanup-bucket"
 
 
-@pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
 def orphan(s3, key):
     up = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
     s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=1, Body=b"x" * 2048)

@@ -13,13 +13,6 @@ BUCKET = "whole-bucket"
 
 
 @pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
-@pytest.fixture
 def keyfile(tmp_path):
     from cryptography.fernet import Fernet
 

@@ -19,13 +19,6 @@ def rec(src, status="ok", digest=None, finished="2026-01-01T00:00:00.000Z", **kw
     return r
 
 
-@pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
 def test_writer_creates_one_object_per_chunk_and_reader_gets_every_entry(s3):
     w = manifest.ManifestWriter(s3, BUCKET, "pre", "run1", "task_0", "attempt_0_0", flush_every=2)
     for i in range(5):

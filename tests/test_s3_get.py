@@ -15,13 +15,6 @@ BUCKET = "get-bucket"
 
 
 @pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
-@pytest.fixture
 def kit_s3(aws_env):
     return aws.s3_client(aws.base_session(), concurrency=4)
 

@@ -82,13 +82,6 @@ class ReplyCutProxy(FaultyProxy):
 
 
 @pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
-@pytest.fixture
 def lean(aws_env, monkeypatch):
     """The lean client the command gets (also when HDFS2S3_AWS_CLIENT=botocore runs the suite)."""
     monkeypatch.delenv(leanaws.ENV_VAR, raising=False)

@@ -11,13 +11,6 @@ MiB = 1 << 20
 BUCKET = "put-bucket"
 
 
-@pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
 def put(env, key, data, *args):
     r = run("s3-put-sts", "--no-assume-role", *args, f"s3://{BUCKET}/{key}", input=data, env=env)
     lines = r.stdout.decode().splitlines()

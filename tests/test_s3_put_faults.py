@@ -17,13 +17,6 @@ MiB = 1 << 20
 BUCKET = "fault-bucket"
 
 
-@pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_during_upload_aborts_and_exits_with_the_signal_code(aws_env, s3, sig, code):
     put = subprocess.Popen([cmd_path("s3-put-sts"), "--no-assume-role", "--part-size", "5MiB",

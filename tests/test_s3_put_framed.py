@@ -17,13 +17,6 @@ MiB = 1 << 20
 BUCKET = "framed-bucket"
 
 
-@pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
 def framed_stream(frames, frame_size=256 * 1024, final=True):
     """A keyless-valid stream: real header and prefixes, random token bytes of legal lengths.
     Returns (bytes, offsets of each frame boundary)."""

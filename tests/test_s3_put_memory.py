@@ -22,13 +22,6 @@ BUCKET = "memory-bucket"
 PART = 32 * MiB                      # 2 x 32 MiB > the 48 MiB cap: one buffer, as at 1 TiB
 
 
-@pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
 _PRELUDE = r"""
 import atexit, json, os, sys, threading
 started = []

@@ -21,13 +21,6 @@ ONE = {"HDFS2S3_TEST_BUFFER_CAP": str(8 * MiB)}       # 2 x 5 MiB > 8 MiB: one b
 TWO = {"HDFS2S3_TEST_BUFFER_CAP": str(16 * MiB)}      # 2 x 5 MiB <= 16 MiB: two (3 with 5 MiB parts)
 
 
-@pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
 def test_the_plan_under_the_test_cap_is_one_buffer():
     r = subprocess.run([cmd_path("python"), "-c", "from hdfs2s3kit import s3put; "
                         "print(s3put.BUFFER_CAP, s3put.buffer_limit(5 << 20, 6), s3put.memory_plan(None, "

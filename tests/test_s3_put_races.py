@@ -18,13 +18,6 @@ MiB = 1 << 20
 BUCKET = "race-bucket"
 
 
-@pytest.fixture
-def s3(boto):
-    c = boto.client("s3")
-    c.create_bucket(Bucket=BUCKET)
-    return c
-
-
 def uploads(s3):
     return s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
 

@@ -82,6 +82,14 @@ def boto(aws_env):
     return boto3.session.Session(region_name=REGION)
 
 
+@pytest.fixture
+def s3(boto, request):
+    """An S3 client against the server, with the test module's BUCKET created."""
+    c = boto.client("s3")
+    c.create_bucket(Bucket=request.module.BUCKET)
+    return c
+
+
 def nothing_left(s3, bucket, key):
     """No object `key` and no multipart upload at all in `bucket`: what a refused or
     failed upload must leave behind."""
